@@ -1,0 +1,208 @@
+"""Tensor as a value: construction and dtypes, operators with scalars and ndarrays,
+comparisons, conversions and the attributes a user reads."""
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+
+import tinygrad_mlp as tg
+from tinygrad_mlp import Tensor
+
+
+@pytest.fixture
+def float32_default() -> Iterator[None]:
+    prev = tg.get_default_dtype()
+    tg.set_default_dtype(np.float32)
+    try:
+        yield
+    finally:
+        tg.set_default_dtype(prev)
+
+
+# ------------------------------------------------------------------ construction and dtypes
+@pytest.mark.parametrize("data", [1.5, [1.0, 2.0], [[1.0], [2.0]], [1, 2.5]])
+def test_python_floats_become_the_default_dtype(data: Any, float32_default: None) -> None:
+    assert Tensor(data).dtype == np.float32
+    assert tg.tensor(data).dtype == np.float32
+
+
+def test_default_dtype_is_float64() -> None:
+    assert tg.get_default_dtype() == np.float64
+    assert Tensor(1.5).dtype == np.float64 and Tensor([1.0, 2.0]).dtype == np.float64
+
+
+def test_floating_ndarray_keeps_its_dtype() -> None:
+    arr = np.array([1.0, 2.0], dtype=np.float32)
+    assert Tensor(arr).dtype == np.float32
+    assert Tensor(np.float32(2.0)).dtype == np.float32
+    assert Tensor(arr.astype(np.float16)).dtype == np.float16
+
+
+def test_explicit_dtype_wins(float32_default: None) -> None:
+    assert Tensor(np.array([1.0], dtype=np.float32), dtype=np.float64).dtype == np.float64
+    assert Tensor(1.5, dtype=np.float64).dtype == np.float64
+    assert Tensor([1, 2], dtype=np.float32, requires_grad=True).dtype == np.float32
+
+
+@pytest.mark.parametrize("data, kind", [(3, "i"), ([1, 2], "i"), (np.arange(3, dtype=np.int32), "i"),
+                                        (True, "b"), ([True, False], "b")])
+def test_integer_and_bool_data_stay_integer(data: Any, kind: str, float32_default: None) -> None:
+    t = Tensor(data)
+    assert t.dtype.kind == kind
+    if isinstance(data, np.ndarray):
+        assert t.dtype == data.dtype
+
+
+def test_construction_copies_and_rejects_non_numeric() -> None:
+    arr = np.array([1.0, 2.0])
+    t = Tensor(arr)
+    arr[0] = 9.0
+    assert t.data[0] == 1.0                  # like torch.tensor: the data is copied
+    u = Tensor(t)
+    assert u.dtype == t.dtype and not np.shares_memory(u.data, t.data)
+    with pytest.raises(TypeError):
+        Tensor("abc")
+    with pytest.raises(TypeError):
+        tg.set_default_dtype(np.int64)
+
+
+# ------------------------------------------------------------------ scalars never upcast
+BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+          "**": operator.pow}
+
+
+@pytest.mark.parametrize("scalar", [2, 0.5, True, np.float64(0.5)])
+@pytest.mark.parametrize("op", sorted(BINARY))
+def test_python_scalars_never_upcast_float32(op: str, scalar: Any) -> None:
+    t = Tensor(np.array([0.5, 1.5], dtype=np.float32), requires_grad=True)
+    f = BINARY[op]
+    for out, want in [(f(t, scalar), f(t.data, np.float32(scalar))),
+                      (f(scalar, t), f(np.float32(scalar), t.data))]:
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out.data, want, rtol=1e-6)
+    f(scalar, t).sum().backward()
+    assert t.grad.dtype == np.float32
+
+
+def test_ops_with_float_parameters_stay_float32() -> None:
+    t = Tensor(np.array([[-0.5, 1.5], [2.0, -3.0]], dtype=np.float32), requires_grad=True)
+    outs = [t.leaky_relu(0.2), t.clip(-1.0, 1.0), t.mean(), t.mean(axis=0), -t, t.sigmoid(),
+            t.softplus(), t.softmax(), t.log_softmax(), t.logsumexp(axis=1), t.abs().sqrt(),
+            t @ t, t.T, t[0], tg.maximum(t, 0.0), tg.where(t.data > 0, t, 0.0)]
+    for out in outs:
+        assert out.dtype == np.float32
+    sum(o.sum() for o in outs).backward()
+    assert t.grad.dtype == np.float32
+
+
+def test_integer_tensor_with_scalars() -> None:
+    t = Tensor([1, 2])
+    assert (t + 1).dtype.kind == "i"
+    assert (t * 0.5).dtype == tg.get_default_dtype()
+    np.testing.assert_array_equal((t * 0.5).data, [0.5, 1.0])
+
+
+# ------------------------------------------------------------------ ndarray and Tensor mix
+MIXED = {**BINARY, "@": operator.matmul, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+         ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+
+
+@pytest.mark.parametrize("op", sorted(MIXED))
+def test_ndarray_and_tensor_mix_in_either_order(op: str) -> None:
+    f = MIXED[op]
+    arr = np.array([[1.0, 2.0], [3.0, 0.5]])
+    t = Tensor(np.array([[0.5, 2.0], [1.0, 1.5]]), requires_grad=True)
+    for out, want in [(f(arr, t), f(arr, t.data)), (f(t, arr), f(t.data, arr))]:
+        assert isinstance(out, Tensor)
+        np.testing.assert_allclose(out.data, want)
+    if op in BINARY or op == "@":
+        f(arr, t).sum().backward()
+        assert t.grad is not None
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+def test_comparisons_return_bool_tensors_without_grad(op: str) -> None:
+    f = MIXED[op]
+    t = Tensor([[-1.0, 0.0, 2.0]], requires_grad=True)
+    for other in [0.0, Tensor([0.0, 0.0, 2.0]), np.array([[1.0], [0.0]])]:
+        out = f(t, other)
+        assert isinstance(out, Tensor) and out.dtype == np.bool_
+        assert not out.requires_grad and out.is_leaf
+        np.testing.assert_array_equal(out.data, f(t.data, getattr(other, "data", other)))
+    scalar = f(Tensor(1.0), 2.0)
+    assert type(scalar.data) is np.ndarray and scalar.shape == ()
+
+
+# ------------------------------------------------------------------ conversions and attributes
+def test_transpose_attribute() -> None:
+    m = Tensor(np.arange(6.0).reshape(2, 3))
+    assert m.T.shape == (3, 2)
+    np.testing.assert_array_equal(m.T.data, m.data.T)
+    v = Tensor([1.0, 2.0])
+    np.testing.assert_array_equal(v.T.data, v.data)
+    assert Tensor(np.zeros((2, 3, 4))).T.shape == (4, 3, 2)
+
+
+def test_len_item_tolist_and_shape_attributes() -> None:
+    t = Tensor(np.arange(6.0).reshape(3, 2), label="w")
+    assert len(t) == 3
+    assert (t.shape, t.ndim, t.size, t.dtype, t.label) == ((3, 2), 2, 6, np.float64, "w")
+    assert t.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    assert Tensor(2.5).item() == 2.5 and isinstance(Tensor(2.5).item(), float)
+    assert Tensor([[7]]).item() == 7
+    with pytest.raises(TypeError):
+        len(Tensor(1.0))
+    with pytest.raises(ValueError):
+        t.item()
+
+
+def test_numpy_conversion_shares_data() -> None:
+    t = Tensor([1.0, 2.0])
+    a = np.asarray(t)
+    assert isinstance(a, np.ndarray) and np.shares_memory(a, t.data)
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    assert not np.shares_memory(np.array(t), t.data)
+    assert t.numpy() is t.data
+    np.testing.assert_array_equal(np.exp(np.asarray(t)), np.exp([1.0, 2.0]))
+
+
+def test_repr() -> None:
+    assert repr(Tensor([1.0, 2.0])) == "Tensor([1., 2.])"
+    leaf = Tensor(np.array([1.0], dtype=np.float32), requires_grad=True, label="w")
+    assert repr(leaf) == "Tensor([1.], dtype=float32, requires_grad=True, label='w')"
+    assert "grad_fn=Mul" in repr(leaf * 2.0)
+    assert repr(Tensor([1, 2])) == "Tensor([1, 2])"
+
+
+def test_data_is_live() -> None:
+    """`.data` is the array itself: writing into it changes what later ops and backward see."""
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    w.data[...] = [3.0, 4.0]
+    np.testing.assert_array_equal((w * 1.0).data, [3.0, 4.0])
+    x = Tensor([5.0, 6.0], requires_grad=True)
+    (w * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+    w.data[0] = -1.0
+    assert w.tolist() == [-1.0, 4.0] and np.asarray(w)[0] == -1.0
+
+
+def test_grad_is_a_tensor_and_resettable() -> None:
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    assert t.grad is None and t.is_leaf
+    (t * t).sum().backward()
+    assert isinstance(t.grad, Tensor) and t.grad.shape == t.shape and not t.grad.requires_grad
+    t.grad = None
+    assert t.grad is None
+
+
+def test_iteration_and_truth_value() -> None:
+    t = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    rows = list(t)
+    assert len(rows) == 2 and all(isinstance(r, Tensor) for r in rows)
+    np.testing.assert_array_equal(rows[1].data, [3.0, 4.0])
+    assert bool(Tensor(1.0)) and not bool(Tensor([0.0]))
+    with pytest.raises(ValueError):
+        bool(t)
