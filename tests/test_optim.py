@@ -1,0 +1,115 @@
+"""Optimizers: a few steps against updates computed by hand from PyTorch's documented rules."""
+import numpy as np
+import pytest
+
+from tinygrad_mlp import Tensor, nn, optim
+
+W0 = np.array([[0.5, -1.0], [2.0, 0.25]])
+GRADS = [np.array([[0.1, -0.2], [0.3, 0.4]]), np.array([[-0.5, 0.1], [0.0, 0.2]]),
+         np.array([[0.2, 0.2], [-0.1, 0.3]])]
+
+
+def run(opt_cls, dtype=np.float64, **kw):
+    p = nn.Parameter(W0.astype(dtype))
+    opt = opt_cls([p], **kw)
+    traj = []
+    for g in GRADS:
+        p.grad = Tensor(g.astype(dtype))
+        opt.step()
+        traj.append(p.data.copy())
+    return p, traj
+
+
+def sgd_reference(lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    w, buf, out = W0.copy(), None, []
+    for g in GRADS:
+        d = g + weight_decay * w
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + d
+            d = d + momentum * buf if nesterov else buf
+        w = w - lr * d
+        out.append(w)
+    return out
+
+
+def adam_reference(lr, b1, b2, eps, weight_decay=0.0):
+    w, m, v, out = W0.copy(), 0.0, 0.0, []
+    for t, g in enumerate(GRADS, start=1):
+        g = g + weight_decay * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+        out.append(w)
+    return out
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.1), dict(lr=0.1, momentum=0.9),
+                                dict(lr=0.05, momentum=0.8, nesterov=True),
+                                dict(lr=0.1, weight_decay=0.01),
+                                dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)])
+def test_sgd_matches_hand_computed_updates(kw):
+    _, traj = run(optim.SGD, **kw)
+    for got, want in zip(traj, sgd_reference(**kw)):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.01, b1=0.9, b2=0.999, eps=1e-8),
+                                dict(lr=0.1, b1=0.5, b2=0.9, eps=1e-3, weight_decay=0.1)])
+def test_adam_matches_hand_computed_updates(kw):
+    _, traj = run(optim.Adam, lr=kw["lr"], betas=(kw["b1"], kw["b2"]), eps=kw["eps"],
+                  weight_decay=kw.get("weight_decay", 0.0))
+    for got, want in zip(traj, adam_reference(**kw)):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+def test_adam_first_step_moves_every_weight_by_about_lr():
+    # the bias correction makes the first step lr * g/|g| (up to eps), whatever the gradient scale
+    p, traj = run(optim.Adam, lr=0.01)
+    np.testing.assert_allclose(traj[0], W0 - 0.01 * np.sign(GRADS[0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("opt_cls", [optim.SGD, optim.Adam])
+def test_step_updates_in_place_without_graph_and_skips_missing_grads(opt_cls):
+    a, b = nn.Parameter(W0), nn.Parameter(np.ones(3))
+    opt = opt_cls([a, b], lr=0.1, **({"momentum": 0.9} if opt_cls is optim.SGD else {}))
+    arr = a.data
+    (a * a).sum().backward()
+    opt.step()
+    assert a.data is arr and a.is_leaf and a.requires_grad
+    assert not np.array_equal(a.data, W0)
+    np.testing.assert_array_equal(b.data, np.ones(3))   # grad None: untouched
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+@pytest.mark.parametrize("opt_cls", [optim.SGD, optim.Adam])
+def test_float32_parameters_are_updated_in_float32(opt_cls):
+    p, traj = run(opt_cls, dtype=np.float32, lr=0.1, weight_decay=0.01)
+    assert p.dtype == np.float32 and all(t.dtype == np.float32 for t in traj)
+
+
+def test_sgd_is_a_descent_method_on_a_quadratic():
+    p = nn.Parameter(np.array([3.0, -2.0]))
+    opt = optim.SGD([p], lr=0.1, momentum=0.5)
+    for _ in range(100):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    assert np.abs(p.data).max() < 1e-6
+
+
+def test_argument_errors():
+    p = nn.Parameter(np.zeros(2))
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="Nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="betas"):
+        optim.Adam([p], betas=(0.9, 1.0))
+    with pytest.raises(TypeError, match="single Tensor"):
+        optim.SGD(p, lr=0.1)
+    with pytest.raises(TypeError, match="requires_grad"):
+        optim.SGD([Tensor(np.zeros(2))], lr=0.1)

@@ -1,0 +1,60 @@
+"""save / load: .npz round trips without pickle, and errors that name the key."""
+import zipfile
+
+import numpy as np
+import pytest
+
+import tinygrad_mlp as tg
+from tinygrad_mlp import nn
+
+
+def test_model_round_trip_through_a_file(tmp_path):
+    src = nn.MLP([3, 5, 2], rng=0, dtype=np.float32)
+    path = tg.save(src.state_dict(), tmp_path / "model.npz")
+    loaded = tg.load(path)
+    assert list(loaded) == list(src.state_dict())
+    dst = nn.MLP([3, 5, 2], rng=1, dtype=np.float32)
+    dst.load_state_dict(loaded)
+    for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+def test_any_string_key_and_tensors_are_saved(tmp_path):
+    sd = {"file": np.arange(3), "allow_pickle": tg.Tensor([1.5]), "a/b.c": np.zeros((2, 0))}
+    loaded = tg.load(tg.save(sd, tmp_path / "x.npz"))
+    np.testing.assert_array_equal(loaded["file"], np.arange(3))
+    np.testing.assert_array_equal(loaded["allow_pickle"], [1.5])
+    assert loaded["a/b.c"].shape == (2, 0)
+
+
+def test_save_refuses_object_arrays_and_bad_keys(tmp_path):
+    with pytest.raises(TypeError, match="'meta' is an object array"):
+        tg.save({"w": np.zeros(2), "meta": np.array([{"a": 1}], dtype=object)}, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match="non-empty strings, got 3"):
+        tg.save({3: np.zeros(2)}, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match="mapping"):
+        tg.save([np.zeros(2)], tmp_path / "x.npz")
+
+
+def test_load_refuses_pickled_entries_naming_the_key(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, ok=np.zeros(2), payload=np.array([object()], dtype=object))
+    with pytest.raises(ValueError, match="'payload'.*pickle"):
+        tg.load(path)
+
+
+def test_load_refuses_a_single_npy_and_non_archives(tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros(2))
+    with pytest.raises(ValueError, match="single .npy"):
+        tg.load(tmp_path / "one.npy")
+    (tmp_path / "junk.npz").write_bytes(b"not an archive at all")
+    with pytest.raises(ValueError, match="junk.npz"):
+        tg.load(tmp_path / "junk.npz")
+
+
+def test_file_is_a_plain_npz_readable_by_numpy(tmp_path):
+    path = tg.save({"w": np.eye(2)}, tmp_path / "w.npz")
+    assert zipfile.is_zipfile(path)
+    with np.load(path, allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["w"], np.eye(2))

@@ -1,0 +1,383 @@
+"""Neural-network building blocks in PyTorch's shape: `Module`, `Parameter`, `Linear`,
+activation modules, `Sequential`, `ModuleList`, `MLP`, and the weight-initialisation rules.
+
+Submodules and Parameters register by attribute assignment and live in the instance's plain
+`__dict__` as well, so reading `self.weight` in a forward pass is an ordinary attribute lookup.
+`Module.__call__` marks the module as the one whose forward is running
+(`autograd.STATE.module`), so every op recorded inside knows its innermost module (the viz
+draws one cluster per module from that).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
+
+import numpy as np
+
+from . import functional as F
+from .autograd import STATE
+from .tensor import Tensor, get_default_dtype
+
+__all__ = ["Module", "Parameter", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
+           "Identity", "Sequential", "ModuleList", "MLP", "init_weight"]
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable parameter: `requires_grad=True`, and registered when it
+    is assigned as an attribute of a `Module`. The data is copied (as `Tensor(data)` does)."""
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class _IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of every layer and model. Subclasses call `super().__init__()` first, assign
+    Parameters and Modules as attributes, and define `forward`."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            raise AttributeError(f"cannot assign {name!r} before {type(self).__name__}.__init__ "
+                                 "called Module.__init__() (call super().__init__() first)")
+        modules = self.__dict__["_modules"]
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} of "
+                                f"{type(self).__name__} (nn.Parameter or None expected)")
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as submodule {name!r} of "
+                                f"{type(self).__name__} (nn.Module or None expected)")
+            modules[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` (or None, a slot with no parameter, like `bias=False`)."""
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    # ------------------------------------------------------------ calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        prev = STATE.module
+        STATE.module = self
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            STATE.module = prev
+
+    # ------------------------------------------------------------ traversal
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        seen: set[int] = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator["Module"]:
+        return (m for _, m in self.named_children())
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """Every module in the tree (this one first, as ""), depth first in registration order,
+        each once; iterative, so deep nesting never hits the recursion limit."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            kids = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c is not None]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator["Module"]:
+        return (m for _, m in self.named_modules())
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) pairs; a Parameter shared by two modules appears once."""
+        seen: set[int] = set()
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, m in mods:
+            for pname, p in m._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (`.grad = None`, PyTorch's default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """name -> a copy of the parameter's array. A snapshot: training the model afterwards
+        does not change it (PyTorch shares storage here, which surprises people who keep the
+        "best" state in a variable)."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
+        """Copy arrays into the parameters in place (the Parameter objects, and so an
+        optimizer's references to them, stay the same). Raises on a wrongly shaped or
+        non-numeric entry always, and with `strict` on missing or unexpected keys, naming
+        them. Returns (missing_keys, unexpected_keys)."""
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and missing:
+            errors.append("missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+        if strict and unexpected:
+            errors.append("unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected)))
+        values = {}
+        for k, p in own.items():
+            if k in state_dict:
+                v = _as_numeric(state_dict[k], k)
+                if v.shape != p.shape:
+                    errors.append(f"size mismatch for {k!r}: the state_dict has shape {v.shape}, "
+                                  f"the parameter in the model has shape {p.shape}")
+                values[k] = v
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                               + "\n  ".join(errors))
+        for k, v in values.items():
+            own[k].data[...] = v
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        """One line of settings shown inside the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ")
+                 for name, m in self._modules.items() if m is not None]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}({extra}" if extra else f"{type(self).__name__}("
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _as_numeric(value: Any, key: str) -> np.ndarray:
+    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"state_dict entry {key!r} has dtype {arr.dtype}; expected a numeric array")
+    return arr
+
+
+# ------------------------------------------------------------------ initialisation
+_INITS = ("uniform", "xavier", "he", "zeros")
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    """An int seed, a Generator (used as is) or None (fresh entropy) as a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be an int seed, a numpy Generator or None, got {type(rng).__name__}")
+
+
+def init_weight(out_features: int, in_features: int, init: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Weight (out, in) and bias (out,) in float64 for an init rule:
+    - "uniform": weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)) (the textbook rule of seed 004,
+      and PyTorch's default bound);
+    - "xavier": weight ~ U(-a, a), a = sqrt(6 / (in + out)) (Glorot), bias 0 — for tanh/sigmoid;
+    - "he": weight ~ N(0, 2 / in) (Kaiming, fan-in), bias 0 — for ReLU;
+    - "zeros": everything 0 (only useful to show why symmetry must be broken)."""
+    shape = (out_features, in_features)
+    if init == "uniform":
+        bound = 1.0 / np.sqrt(in_features)
+        return rng.uniform(-bound, bound, shape), rng.uniform(-bound, bound, out_features)
+    if init == "xavier":
+        bound = np.sqrt(6.0 / (in_features + out_features))
+        return rng.uniform(-bound, bound, shape), np.zeros(out_features)
+    if init == "he":
+        return rng.normal(0.0, np.sqrt(2.0 / in_features), shape), np.zeros(out_features)
+    if init == "zeros":
+        return np.zeros(shape), np.zeros(out_features)
+    raise ValueError(f"unknown init {init!r}; choose one of {_INITS}")
+
+
+# ------------------------------------------------------------------ layers
+class Linear(Module):
+    """y = x @ weight.T + bias, one fused node (`F.linear`). weight (out, in), bias (out,)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, init: str = "uniform",
+                 rng: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        for name, n in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"Linear: {name} must be a positive int, got {n!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        dt = np.dtype(get_default_dtype() if dtype is None else dtype)
+        if dt.kind != "f":
+            raise TypeError(f"Linear: dtype must be floating point, got {dt}")
+        w, b = init_weight(self.out_features, self.in_features, init, _generator(rng))
+        self.weight = Parameter(w.astype(dt))
+        if bias:
+            self.bias = Parameter(b.astype(dt))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _Activation(Module):
+    fn: Callable[[Any], Tensor]
+
+    def forward(self, x: Any) -> Tensor:
+        return type(self).fn(x)
+
+
+class Sigmoid(_Activation):
+    fn = staticmethod(F.sigmoid)
+
+
+class Tanh(_Activation):
+    fn = staticmethod(F.tanh)
+
+
+class ReLU(_Activation):
+    fn = staticmethod(F.relu)
+
+
+class Softplus(_Activation):
+    fn = staticmethod(F.softplus)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Identity(Module):
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class ModuleList(Module):
+    """A list of registered submodules (named "0", "1", ...); indexable, iterable."""
+
+    def __init__(self, modules: Any = ()) -> None:
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: expected an nn.Module, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        items = list(self._modules.values())
+        if isinstance(idx, slice):
+            return type(self)(items[idx])
+        return items[idx]
+
+
+class Sequential(ModuleList):
+    """Modules applied in order: `Sequential(a, b)(x) == b(a(x))`."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__(modules)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        items = list(self._modules.values())
+        return Sequential(*items[idx]) if isinstance(idx, slice) else items[idx]
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+_ACTIVATIONS: dict[str, Callable[[], Module]] = {
+    "sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
+    "softplus": Softplus, "identity": Identity, "linear": Identity,
+}
+
+
+def _activation(act: Any, what: str) -> Module:
+    if isinstance(act, Module):
+        return act
+    if act is None:
+        return Identity()
+    if isinstance(act, str) and act.lower() in _ACTIVATIONS:
+        return _ACTIVATIONS[act.lower()]()
+    raise ValueError(f"MLP: unknown {what} {act!r}; give an nn.Module or one of {sorted(_ACTIVATIONS)}")
+
+
+class MLP(Module):
+    """A multilayer perceptron: `sizes=[2, 3, 1]` is 2 inputs, one hidden layer of 3 units and
+    1 output. Every hidden layer is followed by `activation`, the last by `output_activation`
+    (None: linear output). `model.layers` are its `Linear`s; the layers share one `rng`, drawn
+    in order, so a seed fixes the whole network."""
+
+    def __init__(self, sizes: Any, activation: Any = "sigmoid", output_activation: Any = None,
+                 init: str = "uniform", rng: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
+        gen = _generator(rng)
+        self.sizes = sizes
+        self.layers = ModuleList(Linear(a, b, init=init, rng=gen, dtype=dtype)
+                                 for a, b in zip(sizes[:-1], sizes[1:]))
+        self.activation = _activation(activation, "activation")
+        self.output_activation = _activation(output_activation, "output_activation")
+
+    def forward(self, x: Any) -> Tensor:
+        layers = list(self.layers)
+        for layer in layers[:-1]:
+            x = self.activation(layer(x))
+        return self.output_activation(layers[-1](x))
