@@ -166,24 +166,31 @@ def _check_finite(arr: Any, op: str, phase: str, site: str) -> None:
 
 
 # ---------------------------------------------------------------- the engine
+_POST = object()   # stack marker in toposort: the tensor below it has all its inputs placed
+
+
 def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
     """Non-leaf Tensors reachable from `roots` that need grad, inputs before outputs.
-    Iterative depth-first search: no recursion, so million-op chains are fine."""
+    Iterative depth-first search: no recursion, so million-op chains are fine. A tensor is
+    pushed, then `_POST`, then its inputs; popping `_POST` means the tensor's inputs are done."""
     order: list[Tensor] = []
     seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+    stack: list[Any] = list(roots)
+    push, pop, mark = stack.append, stack.pop, seen.add
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
+        t = pop()
+        if t is _POST:
+            order.append(pop())
             continue
-        if id(t) in seen or t._ctx is None:
+        ctx = t._ctx
+        if ctx is None or id(t) in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
-        for p in t._ctx.parents:
-            if p.requires_grad and p._ctx is not None and id(p) not in seen:
-                stack.append((p, False))
+        mark(id(t))
+        push(t)
+        push(_POST)
+        for p in ctx.parents:
+            if p._ctx is not None and p.requires_grad and id(p) not in seen:
+                push(p)
     return order
 
 
@@ -191,19 +198,27 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_grap
                  create_graph: bool, capture: list[Tensor] | None = None) -> dict[int, Any] | None:
     """Propagate `root_grads` from `roots` to the leaves. Without `capture` gradients are
     accumulated into leaves' `.grad` (and retain_grad non-leaves); with it they are returned
-    as {id(tensor): gradient} for those tensors only and `.grad` is left alone."""
+    as {id(tensor): gradient} for those tensors only and `.grad` is left alone.
+    A leaf's contributions are summed as they arrive and stored once, at the end."""
     grads: dict[int, Any] = {}
-    fresh: set[int] = set()     # arrays handed out already: hand out copies, never aliases
+    leaves: dict[int, Tensor] = {}   # leaves that receive a gradient (only wanted ones with capture)
+    fresh: set[int] = set()          # arrays handed out already: hand out copies, never aliases
+    wanted = None if capture is None else {id(t) for t in capture}
     for r, g in zip(roots, root_grads):
         fresh.add(id(g))
-        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
-    wanted = None if capture is None else {id(t) for t in capture}
+        k = id(r)
+        grads[k] = grads[k] + g if k in grads else g
+        if r._ctx is None and (wanted is None or k in wanted):
+            leaves[k] = r
     captured: dict[int, Any] = {}
 
     def deliver(t: Tensor, g: Any) -> None:
         if wanted is None:
             g = _owned(g, t, fresh, create_graph)
-            t.grad = g if t.grad is None else (t.grad + g if create_graph else Tensor._wrap(t.grad.data + g.data))
+            if t.grad is None:
+                t.grad = g
+            else:   # asarray: 0-d + 0-d gives a NumPy scalar, and .grad.data must be an ndarray
+                t.grad = t.grad + g if create_graph else Tensor._wrap(np.asarray(t.grad.data + g.data))
         elif id(t) in wanted:
             k = id(t)
             captured[k] = captured[k] + g if k in captured else g
@@ -211,22 +226,24 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_grap
     prev = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
-        for r in roots:
-            if r._ctx is None and id(r) in grads:
-                deliver(r, grads.pop(id(r)))
         for t in reversed(toposort(roots)):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
             if t._retains_grad or (wanted is not None and id(t) in wanted):
                 deliver(t, g)
-            _backward_node(t, g, grads, deliver, retain_graph, create_graph)
+            _backward_node(t, g, grads, leaves, wanted, retain_graph, create_graph)
+        for k, t in leaves.items():
+            deliver(t, grads.pop(k))
     finally:
         STATE.grad_enabled = prev
     return captured
 
 
-def _backward_node(t: Tensor, g: Any, grads: dict, deliver: Any, retain: bool, create: bool) -> None:
+def _backward_node(t: Tensor, g: Any, grads: dict, leaves: dict, wanted: set | None,
+                   retain: bool, create: bool) -> None:
+    """Run one node's backward and add its input gradients into `grads` (leaves included,
+    registered in `leaves`; with `wanted`, leaves not asked for are skipped)."""
     ctx = t._ctx
     cls = type(ctx)
     saved = ctx.saved_tensors
@@ -235,8 +252,7 @@ def _backward_node(t: Tensor, g: Any, grads: dict, deliver: Any, retain: bool, c
             f"Trying to backward through the graph a second time (op {cls.__name__}): its saved "
             "values were freed by the first backward. Pass retain_graph=True to the first "
             "backward() if you need to backward through the graph again.")
-    raw = cls.raw_backward and not create
-    if not raw:
+    if create or not cls.raw_backward:
         ctx.saved_tensors = _as_tensors(saved, ctx.parents, t, create)
         g = g if isinstance(g, Tensor) else Tensor._wrap(g)
     try:
@@ -249,23 +265,25 @@ def _backward_node(t: Tensor, g: Any, grads: dict, deliver: Any, retain: bool, c
     if len(in_grads) != len(parents):
         raise RuntimeError(f"{cls.__name__}.backward returned {len(in_grads)} gradients for "
                            f"{len(parents)} inputs")
+    anomaly = STATE.anomaly
     for p, pg in zip(parents, in_grads):
         if pg is None or not p.requires_grad:
             continue
+        k = id(p)
+        if p._ctx is None:
+            if wanted is not None and k not in wanted:
+                continue
+            leaves[k] = p
         if create:
             if not isinstance(pg, Tensor):
                 pg = Tensor._wrap(np.asarray(pg))
-        elif isinstance(pg, Tensor):
+        elif type(pg) is Tensor or isinstance(pg, Tensor):
             pg = pg.data
-        if pg.shape != p.shape:
-            pg = _unbroadcast_checked(pg, p.shape, cls.__name__)
-        if STATE.anomaly:
+        if pg.shape != p.data.shape:
+            pg = _unbroadcast_checked(pg, p.data.shape, cls.__name__)
+        if anomaly:
             _check_finite(pg, cls.__name__, "backward", getattr(ctx, "site", "<unknown>"))
-        if p._ctx is None:
-            deliver(p, pg)
-        else:
-            k = id(p)
-            grads[k] = grads[k] + pg if k in grads else pg
+        grads[k] = grads[k] + pg if k in grads else pg
 
 
 def _as_tensors(saved: tuple, parents: tuple, out: Tensor, create: bool) -> tuple:

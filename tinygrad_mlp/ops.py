@@ -31,6 +31,11 @@ def _dual(np_fn: Callable, method: str) -> Callable:
     return f
 
 
+def _raw(x: Any) -> np.ndarray:
+    """The ndarray behind a Tensor (for masks, which are constants in the graph)."""
+    return x.data if isinstance(x, Tensor) else x
+
+
 def sigmoid_np(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x) without overflow: only e^-|x| is ever computed."""
     e = np.exp(-np.abs(x))
@@ -125,8 +130,12 @@ class Pow(Op):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None
-        gb = g * out * log(a) if need_b else None
+        a0 = _raw(a) == 0     # at a == 0 the textbook rules give 0 * inf; PyTorch's values: 0
+        ga = gb = None
+        if need_a:   # b a^(b-1), but 0 (not 0 * 0^-1) where a == b == 0: x ** 0 has slope 0
+            ga = g * b * a ** (b - 1 + (a0 & (_raw(b) == 0)))
+        if need_b:   # a^b log a, but 0 (not 0 * log 0) where a == 0 and b >= 0
+            gb = g * out * log(a + (a0 & (_raw(b) >= 0)))
         return ga, gb
 
 

@@ -179,13 +179,13 @@ class Tensor:
     def __neg__(self) -> "Tensor": return _ops.Neg.apply(self)
     def __pos__(self) -> "Tensor": return self
 
-    # comparisons: bool Tensors outside the graph
-    def __lt__(self, o: Any) -> "Tensor": return Tensor._wrap(self.data < _raw(o))
-    def __le__(self, o: Any) -> "Tensor": return Tensor._wrap(self.data <= _raw(o))
-    def __gt__(self, o: Any) -> "Tensor": return Tensor._wrap(self.data > _raw(o))
-    def __ge__(self, o: Any) -> "Tensor": return Tensor._wrap(self.data >= _raw(o))
-    def __eq__(self, o: Any) -> "Tensor": return Tensor._wrap(self.data == _raw(o))  # type: ignore[override]
-    def __ne__(self, o: Any) -> "Tensor": return Tensor._wrap(self.data != _raw(o))  # type: ignore[override]
+    # comparisons: bool Tensors outside the graph (asarray: 0-d comparisons give NumPy scalars)
+    def __lt__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data < _raw(o)))
+    def __le__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data <= _raw(o)))
+    def __gt__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data > _raw(o)))
+    def __ge__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data >= _raw(o)))
+    def __eq__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data == _raw(o)))  # type: ignore[override]
+    def __ne__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data != _raw(o)))  # type: ignore[override]
 
     # ------------------------------------------------------------ elementwise
     def exp(self) -> "Tensor": return _ops.Exp.apply(self)
