@@ -135,11 +135,20 @@ def test_mlp_clusters_and_qualified_parameter_names():
     assert re.search(r'^\tv\d+ \[label="X\|', dot.source, re.M)   # the input sits outside
 
 
-def test_mlp_without_model_still_clusters_by_module():
+def test_mlp_found_from_the_graph_without_model():
+    """Ops know their innermost module and modules their caller, so the MLP is found."""
     model, loss = mlp_loss()
     dot = viz.draw_graph(loss)
-    assert set(re.findall(r"subgraph (cluster_\w+)", dot.source)) == {
-        "cluster_Linear", "cluster_Linear_1", "cluster_Sigmoid"}
+    assert dot.source == viz.draw_graph(loss, model=model).source
+
+
+def test_lone_modules_cluster_by_type_when_no_model_ran_them():
+    lin = nn.Linear(2, 3, rng=0)
+    act = nn.Sigmoid()
+    loss = act(lin(tg.Tensor(np.ones((4, 2))))).sum()
+    dot = viz.draw_graph(loss)
+    assert set(re.findall(r"subgraph (cluster_\w+)", dot.source)) == {"cluster_Linear", "cluster_Sigmoid"}
+    assert "weight|(3, 2) float64" in dot.source
 
 
 def reachable(es, start):

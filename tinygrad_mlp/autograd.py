@@ -15,6 +15,7 @@ receive plain ndarrays and run at NumPy speed. Other Functions always see Tensor
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import sys
 from typing import Any, Iterable, Sequence
@@ -35,6 +36,7 @@ class _State:
 
 
 STATE = _State()
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
 _FREED = ("freed",)            # marks a node whose saved buffers backward released
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -52,7 +54,7 @@ class Function:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        return tuple(p.requires_grad for p in self.parents)
+        return tuple(map(_REQUIRES_GRAD, self.parents))
 
     @staticmethod
     def forward(ctx: "Function", *arrays: np.ndarray, **params: Any) -> np.ndarray:
@@ -166,6 +168,8 @@ def _check_finite(arr: Any, op: str, phase: str, site: str) -> None:
 
 
 # ---------------------------------------------------------------- the engine
+# Tensors key the engine's dicts and sets directly: they hash by identity, and distinct live
+# objects never share a hash, so Tensor.__eq__ (elementwise) is never called by a lookup.
 _POST = object()   # stack marker in toposort: the tensor below it has all its inputs placed
 
 
@@ -174,7 +178,7 @@ def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
     Iterative depth-first search: no recursion, so million-op chains are fine. A tensor is
     pushed, then `_POST`, then its inputs; popping `_POST` means the tensor's inputs are done."""
     order: list[Tensor] = []
-    seen: set[int] = set()
+    seen: set[Tensor] = set()
     stack: list[Any] = list(roots)
     push, pop, mark = stack.append, stack.pop, seen.add
     while stack:
@@ -183,107 +187,114 @@ def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
             order.append(pop())
             continue
         ctx = t._ctx
-        if ctx is None or id(t) in seen:
+        if ctx is None or t in seen:
             continue
-        mark(id(t))
+        mark(t)
         push(t)
         push(_POST)
         for p in ctx.parents:
-            if p._ctx is not None and p.requires_grad and id(p) not in seen:
+            if p._ctx is not None and p.requires_grad and p not in seen:
                 push(p)
     return order
 
 
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bool,
-                 create_graph: bool, capture: list[Tensor] | None = None) -> dict[int, Any] | None:
-    """Propagate `root_grads` from `roots` to the leaves. Without `capture` gradients are
-    accumulated into leaves' `.grad` (and retain_grad non-leaves); with it they are returned
-    as {id(tensor): gradient} for those tensors only and `.grad` is left alone.
-    A leaf's contributions are summed as they arrive and stored once, at the end."""
-    grads: dict[int, Any] = {}
-    leaves: dict[int, Tensor] = {}   # leaves that receive a gradient (only wanted ones with capture)
-    fresh: set[int] = set()          # arrays handed out already: hand out copies, never aliases
-    wanted = None if capture is None else {id(t) for t in capture}
+                 create_graph: bool, capture: Sequence[Tensor] | None = None) -> dict[Tensor, Any]:
+    """Propagate `root_grads` from `roots` to the leaves, each node once, in reverse
+    topological order. Without `capture`, gradients are accumulated into the `.grad` of leaves
+    (and of non-leaves that retain_grad); with it they are returned as {tensor: gradient} for
+    those tensors only and no `.grad` is touched. Gradients reaching a tensor are summed first
+    and stored once, at the end."""
+    grads: dict[Tensor, Any] = {}
     for r, g in zip(roots, root_grads):
-        fresh.add(id(g))
-        k = id(r)
-        grads[k] = grads[k] + g if k in grads else g
-        if r._ctx is None and (wanted is None or k in wanted):
-            leaves[k] = r
-    captured: dict[int, Any] = {}
-
-    def deliver(t: Tensor, g: Any) -> None:
-        if wanted is None:
-            g = _owned(g, t, fresh, create_graph)
-            if t.grad is None:
-                t.grad = g
-            else:   # asarray: 0-d + 0-d gives a NumPy scalar, and .grad.data must be an ndarray
-                t.grad = t.grad + g if create_graph else Tensor._wrap(np.asarray(t.grad.data + g.data))
-        elif id(t) in wanted:
-            k = id(t)
-            captured[k] = captured[k] + g if k in captured else g
-
+        grads[r] = grads[r] + g if r in grads else g
+    wanted = None if capture is None else set(capture)
+    # tensors whose total gradient is kept: leaves reached, retain_grad non-leaves, captures
+    keep: dict[Tensor, Any] = {r: None for r in roots
+                               if r._ctx is None and (wanted is None or r in wanted)}
+    anomaly = STATE.anomaly
     prev = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
         for t in reversed(toposort(roots)):
-            g = grads.pop(id(t), None)
+            g = grads.pop(t, None)
             if g is None:
                 continue
-            if t._retains_grad or (wanted is not None and id(t) in wanted):
-                deliver(t, g)
-            _backward_node(t, g, grads, leaves, wanted, retain_graph, create_graph)
-        for k, t in leaves.items():
-            deliver(t, grads.pop(k))
+            if t._retains_grad if wanted is None else t in wanted:
+                keep[t] = g
+            ctx = t._ctx
+            cls = type(ctx)
+            saved = ctx.saved_tensors
+            if saved is _FREED:
+                raise _freed_error(cls.__name__)
+            if create_graph or not cls.raw_backward:
+                ctx.saved_tensors = _as_tensors(saved, ctx.parents, t, create_graph)
+                if not isinstance(g, Tensor):
+                    g = Tensor._wrap(g)
+            try:
+                in_grads = cls.backward(ctx, g)
+            finally:
+                ctx.saved_tensors = saved if retain_graph else _FREED
+            parents = ctx.parents
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            if len(in_grads) != len(parents):
+                raise RuntimeError(f"{cls.__name__}.backward returned {len(in_grads)} gradients "
+                                   f"for {len(parents)} inputs")
+            for p, pg in zip(parents, in_grads):
+                if pg is None or not p.requires_grad:
+                    continue
+                if p._ctx is None:
+                    if wanted is not None and p not in wanted:
+                        continue
+                    keep[p] = None
+                if create_graph or type(pg) is not np.ndarray:
+                    pg = _as_grad(pg, create_graph)
+                if pg.shape != p.data.shape:
+                    pg = _unbroadcast_checked(pg, p.data.shape, cls.__name__)
+                if anomaly:
+                    _check_finite(pg, cls.__name__, "backward", getattr(ctx, "site", "<unknown>"))
+                grads[p] = grads[p] + pg if p in grads else pg
     finally:
         STATE.grad_enabled = prev
-    return captured
+    for t, g in keep.items():
+        keep[t] = grads.pop(t) if g is None else g
+    if wanted is None:
+        _store_grads(keep, {id(g) for g in root_grads}, create_graph)
+    return keep
 
 
-def _backward_node(t: Tensor, g: Any, grads: dict, leaves: dict, wanted: set | None,
-                   retain: bool, create: bool) -> None:
-    """Run one node's backward and add its input gradients into `grads` (leaves included,
-    registered in `leaves`; with `wanted`, leaves not asked for are skipped)."""
-    ctx = t._ctx
-    cls = type(ctx)
-    saved = ctx.saved_tensors
-    if saved is _FREED:
-        raise RuntimeError(
-            f"Trying to backward through the graph a second time (op {cls.__name__}): its saved "
-            "values were freed by the first backward. Pass retain_graph=True to the first "
-            "backward() if you need to backward through the graph again.")
-    if create or not cls.raw_backward:
-        ctx.saved_tensors = _as_tensors(saved, ctx.parents, t, create)
-        g = g if isinstance(g, Tensor) else Tensor._wrap(g)
-    try:
-        in_grads = cls.backward(ctx, g)
-    finally:
-        ctx.saved_tensors = saved if retain else _FREED
-    if type(in_grads) is not tuple:
-        in_grads = (in_grads,)
-    parents = ctx.parents
-    if len(in_grads) != len(parents):
-        raise RuntimeError(f"{cls.__name__}.backward returned {len(in_grads)} gradients for "
-                           f"{len(parents)} inputs")
-    anomaly = STATE.anomaly
-    for p, pg in zip(parents, in_grads):
-        if pg is None or not p.requires_grad:
-            continue
-        k = id(p)
-        if p._ctx is None:
-            if wanted is not None and k not in wanted:
-                continue
-            leaves[k] = p
+def _freed_error(op: str) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (op {op}): its saved values were "
+        "freed by the first backward. Pass retain_graph=True to the first backward() if you "
+        "need to backward through the graph again.")
+
+
+def _as_grad(g: Any, create: bool) -> Any:
+    """A gradient returned by a backward rule as the engine's currency: a Tensor under
+    create_graph, else an ndarray (custom Functions may return either, or array-likes)."""
+    if create:
+        return g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g))
+    return np.asarray(g.data if isinstance(g, Tensor) else g)
+
+
+def _store_grads(total: dict[Tensor, Any], given: set[int], create: bool) -> None:
+    """Accumulate each tensor's total gradient into its `.grad`. Without create_graph the
+    stored array is the tensor's own, writable, of its dtype: never an alias of the upstream
+    gradient (`given`) or of another tensor's gradient."""
+    for t, g in total.items():
+        dtype = t.data.dtype
         if create:
-            if not isinstance(pg, Tensor):
-                pg = Tensor._wrap(np.asarray(pg))
-        elif type(pg) is Tensor or isinstance(pg, Tensor):
-            pg = pg.data
-        if pg.shape != p.data.shape:
-            pg = _unbroadcast_checked(pg, p.data.shape, cls.__name__)
-        if anomaly:
-            _check_finite(pg, cls.__name__, "backward", getattr(ctx, "site", "<unknown>"))
-        grads[k] = grads[k] + pg if k in grads else pg
+            g = g if g.dtype == dtype else g.astype(dtype)
+            t.grad = g if t.grad is None else t.grad + g
+            continue
+        if t.grad is not None:
+            g = np.asarray(t.grad.data + g, dtype=dtype)  # 0-d + 0-d gives a NumPy scalar
+        elif id(g) in given or g.base is not None or g.dtype is not dtype or not g.flags.writeable:
+            g = np.array(g, dtype=dtype)
+        given.add(id(g))
+        t.grad = Tensor._wrap(g)
 
 
 def _as_tensors(saved: tuple, parents: tuple, out: Tensor, create: bool) -> tuple:
@@ -331,17 +342,6 @@ def _unbroadcast_checked(g: Any, shape: tuple[int, ...], op: str) -> Any:
     except ValueError:
         raise RuntimeError(f"{op}.backward returned a gradient of shape {g.shape} for an input "
                            f"of shape {shape}") from None
-
-
-def _owned(g: Any, like: Tensor, fresh: set[int], create: bool) -> Tensor:
-    """A gradient to store in `.grad`: its own writable array of the leaf's dtype, never an
-    alias of the upstream gradient or of another leaf's gradient."""
-    if create:
-        return g if g.dtype == like.dtype else g.astype(like.dtype)
-    if id(g) in fresh or g.base is not None or not g.flags.writeable or g.dtype != like.dtype:
-        g = np.array(g, dtype=like.dtype)
-    fresh.add(id(g))
-    return Tensor._wrap(g)
 
 
 # ---------------------------------------------------------------- public entry points
@@ -392,7 +392,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
                             create_graph, capture=ins)
     result = []
     for x in ins:
-        g = captured.get(id(x))
+        g = captured.get(x)
         if g is None:
             result.append(Tensor._wrap(np.zeros(x.shape, dtype=x.dtype)))
         elif isinstance(g, Tensor):

@@ -100,7 +100,7 @@ class Linear(ops.Op):
             if b.shape != (w.shape[0],):
                 raise ValueError(f"linear: bias of shape {b.shape} does not match weight of "
                                  f"shape {w.shape} (expected ({w.shape[0]},))")
-            if np.result_type(out, b) == out.dtype:
+            if b.dtype == out.dtype or np.result_type(out, b) == out.dtype:
                 out += b
             else:
                 out = out + b
@@ -132,9 +132,13 @@ def _check_reduction(reduction: str, op: str) -> None:
 
 
 def _reduce(per: np.ndarray, reduction: str) -> np.ndarray:
-    if reduction == "mean":
-        return per.mean()
-    return per.sum() if reduction == "sum" else per
+    # np.add.reduce, not .mean()/.sum(): same pairwise sum without NumPy's Python-level wrapper
+    if reduction == "none":
+        return per
+    total = np.add.reduce(per, axis=None)
+    if reduction == "sum":
+        return total
+    return total / per.size if per.size else np.full((), np.nan, per.dtype)   # mean of nothing
 
 
 def _scale(g: Any, reduction: str, count: int) -> Any:

@@ -4,11 +4,12 @@ activation modules, `Sequential`, `ModuleList`, `MLP`, and the weight-initialisa
 Submodules and Parameters register by attribute assignment and live in the instance's plain
 `__dict__` as well, so reading `self.weight` in a forward pass is an ordinary attribute lookup.
 `Module.__call__` marks the module as the one whose forward is running
-(`autograd.STATE.module`), so every op recorded inside knows its innermost module (the viz
-draws one cluster per module from that).
+(`autograd.STATE.module`), so every op recorded inside knows its innermost module, and remembers
+(weakly) the module that called it; viz draws one cluster per module from these.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
@@ -87,6 +88,8 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         prev = STATE.module
+        if prev is not None and prev is not self:   # who called us: viz climbs to the model
+            object.__setattr__(self, "_caller", weakref.ref(prev))
         STATE.module = self
         try:
             return self.forward(*args, **kwargs)

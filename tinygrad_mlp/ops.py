@@ -37,9 +37,14 @@ def _raw(x: Any) -> np.ndarray:
 
 
 def sigmoid_np(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x) without overflow: only e^-|x| is ever computed."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    """1 / (1 + e^-x), in place in one buffer. For very negative x, e^-x overflows to inf and
+    1 / inf = 0 is the right answer (relative accuracy holds everywhere), so the overflow
+    warning is silenced instead of paying for a branch-free "stable" form (3x slower)."""
+    out = np.negative(x, out=np.empty(x.shape, np.result_type(x, 1.0)))
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
 
 
 exp = _dual(np.exp, "exp")

@@ -200,12 +200,14 @@ class _Modules:
 
 def _modules(tensors: list[Tensor], model: Any = None) -> _Modules:
     """Name every module (and parameter) under the outermost modules: `model` if given, and
-    the modules recorded on the ops (`ctx.module`, the innermost one running) not inside it."""
+    the modules recorded on the ops (`ctx.module`) and their callers, not inside another."""
     seen: dict[int, Any] = {} if model is None else {id(model): model}
     for t in tensors:
         m = getattr(t._ctx, "module", None) if t._ctx is not None else None
-        if m is not None:
-            seen.setdefault(id(m), m)
+        while m is not None and id(m) not in seen:     # climb to the outermost caller
+            seen[id(m)] = m
+            caller = getattr(m, "_caller", None)
+            m = caller() if caller is not None else None
     subs = {k: {id(s) for _, s in m.named_modules()} for k, m in seen.items()}
     roots = [m for k, m in seen.items() if not any(k in subs[o] for o in seen if o != k)]
     info = _Modules()
@@ -376,8 +378,8 @@ def draw_graph(root: Tensor, show_data: bool = True, show_grad: bool = True, ran
     its depth-n module (0: the whole model is one node). At most
     `max_nodes` nodes nearest the root are drawn (None: no limit); the rest is summarised.
 
-    Ops only know the innermost module that ran them, so pass `model=` (the outermost
-    module) to get qualified names (`layers.0.weight`) and clusters nested inside it."""
+    Ops know the innermost module that ran them and modules know their caller, so the model
+    is found from the graph; `model=` names it explicitly (e.g. when it ran no op itself)."""
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_graph: root must be a Tensor, got {type(root).__name__}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
