@@ -507,3 +507,26 @@ def test_extreme_inputs_are_finite_correct_and_warning_free(name: str, dtype: An
     assert np.isfinite(y.data).all() and np.isfinite(x.grad.data).all()
     np.testing.assert_allclose(y.data, value, rtol=1e-6)
     np.testing.assert_allclose(x.grad.data, grad, atol=1e-6)
+
+
+def test_no_grad_decorator_is_reentrant() -> None:
+    """Regression: one decorator instance kept a single `prev`, so a recursive decorated call
+    left grad mode disabled after it returned."""
+    @tg.no_grad()
+    def depth(n: int) -> bool:
+        return depth(n - 1) if n else tg.is_grad_enabled()
+
+    assert depth(3) is False
+    assert tg.is_grad_enabled() is True
+    x = tg.Tensor([1.0], requires_grad=True)
+    assert (x * 2).requires_grad
+
+
+def test_no_grad_works_as_a_bare_decorator() -> None:
+    @tg.no_grad
+    def double(t: tg.Tensor) -> tg.Tensor:
+        return t * 2
+
+    x = tg.Tensor([1.0], requires_grad=True)
+    assert not double(x).requires_grad and double.__name__ == "double"
+    assert tg.is_grad_enabled()

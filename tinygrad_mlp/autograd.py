@@ -114,43 +114,55 @@ def _as_array(ctx: Function, out: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- modes
-class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+class _Switch(contextlib.ContextDecorator):
+    """Sets one STATE flag for a `with` block or a decorated function. The previous values
+    are kept on a stack, so one instance can be re-entered (a decorated function that
+    recurses, or calls another function decorated by the same instance)."""
+    flag = ""
+    value = False
+
+    def __init__(self) -> None:
+        self._prev: list[bool] = []
 
     def __enter__(self) -> None:
-        self.prev = STATE.grad_enabled
-        STATE.grad_enabled = self.enabled
+        self._prev.append(getattr(STATE, self.flag))
+        setattr(STATE, self.flag, self.value)
 
     def __exit__(self, *exc: Any) -> None:
-        STATE.grad_enabled = self.prev
+        setattr(STATE, self.flag, self._prev.pop())
 
 
-class no_grad(_GradMode):
+class _BareDecorator(_Switch):
+    """Also usable without parentheses (`@tg.no_grad`), as in PyTorch."""
+    def __new__(cls, func: Any = None) -> Any:
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        self.__init__()
+        return self(func)
+
+    def __init__(self, func: Any = None) -> None:
+        super().__init__()
+
+
+class no_grad(_BareDecorator):
     """Context manager and decorator: ops inside record nothing."""
-    def __init__(self) -> None:
-        super().__init__(False)
+    flag, value = "grad_enabled", False
 
 
-class enable_grad(_GradMode):
-    def __init__(self) -> None:
-        super().__init__(True)
+class enable_grad(_BareDecorator):
+    """Context manager and decorator: ops inside record again (inside a no_grad block)."""
+    flag, value = "grad_enabled", True
 
 
 def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_Switch):
     """Raise `FloatingPointError` at the first op whose forward or backward yields NaN/Inf,
     naming the op and the user's line that created it."""
-
-    def __enter__(self) -> None:
-        self.prev = STATE.anomaly
-        STATE.anomaly = True
-
-    def __exit__(self, *exc: Any) -> None:
-        STATE.anomaly = self.prev
+    flag, value = "anomaly", True
 
 
 def _user_site() -> str:
