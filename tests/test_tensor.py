@@ -206,3 +206,42 @@ def test_iteration_and_truth_value() -> None:
     assert bool(Tensor(1.0)) and not bool(Tensor([0.0]))
     with pytest.raises(ValueError):
         bool(t)
+
+
+def test_inplace_ops_update_data_under_no_grad() -> None:
+    """Regression: `p -= lr * p.grad` used to rebind `p` and leave the parameter unchanged."""
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    params = [w]
+    with tg.no_grad():
+        for p in params:
+            p -= 0.5 * p.grad
+    np.testing.assert_array_equal(w.data, [0.0, 0.0])
+    c = tg.Tensor(np.ones(2, np.float32))
+    before = c
+    c += 1.0
+    c *= tg.Tensor([2.0, 3.0])
+    c /= 2
+    c -= np.array([1.0, 1.0])
+    assert c is before and c.dtype == np.float32
+    np.testing.assert_allclose(c.data, [1.0, 2.0])
+
+
+def test_inplace_op_on_a_leaf_requiring_grad_raises_while_recording() -> None:
+    w = tg.Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place"):
+        w += 1.0
+    np.testing.assert_array_equal(w.data, [1.0])
+
+
+def test_inplace_op_that_must_be_recorded_records_it() -> None:
+    """`total += loss` accumulates a graph, as in PyTorch."""
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    total = tg.Tensor(0.0)
+    for k in (1.0, 2.0):
+        total += (w * k).sum()
+    total.backward()
+    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
+    x = tg.Tensor([1.0, 1.0])
+    x *= w
+    assert x.requires_grad and x.op == "Mul"

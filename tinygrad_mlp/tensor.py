@@ -177,6 +177,25 @@ class Tensor:
     def __matmul__(self, o: Any) -> "Tensor": return _ops.MatMul.apply(self, _lift(o, self))
     def __rmatmul__(self, o: Any) -> "Tensor": return _ops.MatMul.apply(_lift(o, self), self)
     def __neg__(self) -> "Tensor": return _ops.Neg.apply(self)
+
+    # in place: without these, `p -= lr * p.grad` would rebind `p` and leave the model untouched
+    def __iadd__(self, o: Any) -> "Tensor": return self._inplace(np.add, o, Tensor.__add__)
+    def __isub__(self, o: Any) -> "Tensor": return self._inplace(np.subtract, o, Tensor.__sub__)
+    def __imul__(self, o: Any) -> "Tensor": return self._inplace(np.multiply, o, Tensor.__mul__)
+    def __itruediv__(self, o: Any) -> "Tensor": return self._inplace(np.true_divide, o, Tensor.__truediv__)
+
+    def _inplace(self, ufunc: Any, o: Any, recorded: Any) -> "Tensor":
+        """`.data` updated in place when nothing is recorded (`p -= lr * p.grad` under no_grad);
+        when the op must be recorded (`total += loss`), the recorded result, as a new Tensor.
+        A leaf that requires grad can't change in place while recording (as in PyTorch)."""
+        if _autograd.STATE.grad_enabled and (self.requires_grad or getattr(o, "requires_grad", False)):
+            if self.requires_grad and self._ctx is None:
+                raise RuntimeError(
+                    "a leaf Tensor that requires grad is used in an in-place operation: update "
+                    "parameters under `with tg.no_grad():` (or change `.data`)")
+            return recorded(self, o)
+        ufunc(self.data, _raw(o), out=self.data)
+        return self
     def __pos__(self) -> "Tensor": return self
 
     # comparisons: bool Tensors outside the graph (asarray: 0-d comparisons give NumPy scalars)
