@@ -2,6 +2,8 @@
 `dev` (the default locally) and `thorough` (HYPOTHESIS_PROFILE=thorough pytest)."""
 import os
 
+import pytest
+
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", derandomize=True, max_examples=30, deadline=None,
@@ -9,3 +11,19 @@ settings.register_profile("ci", derandomize=True, max_examples=30, deadline=None
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def raw_grad_dtypes(monkeypatch):
+    """The dtypes of the gradients the engine computed, recorded before `_store_grads` casts
+    them to the parameters' dtypes (which would hide an upcast inside backward)."""
+    from tinygrad_mlp import autograd
+    seen = []
+    store = autograd._store_grads
+
+    def spy(total, given, create):
+        seen.extend(g.dtype for g in total.values())
+        return store(total, given, create)
+
+    monkeypatch.setattr(autograd, "_store_grads", spy)
+    return seen

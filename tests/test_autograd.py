@@ -454,7 +454,8 @@ def test_shape_mismatch_names_op_and_both_shapes(op: Callable, name: str, sa: tu
     with pytest.raises(ValueError) as err:
         op(Tensor(np.ones(sa)), Tensor(np.ones(sb)))
     msg = str(err.value)
-    assert name in msg and str(sa) in msg and str(sb) in msg
+    assert msg.lower().startswith(name.lower() + ":") and str(sa) in msg and str(sb) in msg
+    assert msg.lower().count(name.lower() + ":") == 1     # named once ("matmul:" is NumPy's)
 
 
 def test_backward_on_non_scalar_needs_gradient() -> None:
@@ -530,3 +531,19 @@ def test_no_grad_works_as_a_bare_decorator() -> None:
     x = tg.Tensor([1.0], requires_grad=True)
     assert not double(x).requires_grad and double.__name__ == "double"
     assert tg.is_grad_enabled()
+
+
+def test_grad_outputs_must_match_outputs() -> None:
+    """Regression: zip() silently dropped outputs without a grad_output."""
+    a = tg.Tensor([1.0, 2.0], requires_grad=True)
+    outs = [(a * 2).sum(), (a * 3).sum()]
+    with pytest.raises(ValueError, match="1 grad_outputs for 2 outputs"):
+        tg.grad(outs, [a], grad_outputs=[np.array(1.0)])
+    np.testing.assert_array_equal(tg.grad(outs, [a])[0].data, [5.0, 5.0])
+
+
+def test_shape_errors_name_the_op_once() -> None:
+    from tinygrad_mlp import functional as F
+    with pytest.raises(ValueError) as err:
+        F.linear(tg.Tensor(np.ones((4, 5))), tg.Tensor(np.ones((3, 4))))
+    assert str(err.value).startswith("linear: input of shape (4, 5)") and "Linear:" not in str(err.value)

@@ -78,3 +78,9 @@ def test_batches_cover_every_row_once():
         next(datasets.batches(X, y, 0))
     with pytest.raises(ValueError, match="rows"):
         next(datasets.batches(X, y[:3], 2))
+
+
+def test_batches_accept_lists_when_shuffling():
+    got = list(datasets.batches([[1, 2], [3, 4], [5, 6]], [0, 1, 0], batch_size=2, rng=0))
+    assert [xb.shape for xb, _ in got] == [(2, 2), (1, 2)]
+    assert sorted(int(v) for _, yb in got for v in yb) == [0, 0, 1]

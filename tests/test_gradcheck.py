@@ -187,3 +187,9 @@ def test_gradcheck_detects_missing_gradient_of_an_unused_looking_input() -> None
     assert tg.gradcheck(ForgetsB.apply, [a, b.detach()])
     with pytest.raises(tg.GradcheckError, match="input 1"):
         tg.gradcheck(ForgetsB.apply, [a, b])
+
+
+def test_gradcheck_refuses_to_check_nothing() -> None:
+    """Regression: with no input requiring grad it returned True having compared nothing."""
+    with pytest.raises(ValueError, match="no input has requires_grad"):
+        tg.gradcheck(_wrong_fn, [t.detach() for t in _inputs()])

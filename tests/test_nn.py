@@ -159,7 +159,7 @@ def test_linear_forward_and_no_bias():
     np.testing.assert_allclose(nb(x).data, x @ nb.weight.data.T)
 
 
-def test_float32_model_stays_float32_end_to_end():
+def test_float32_model_stays_float32_end_to_end(raw_grad_dtypes):
     model = nn.MLP([4, 8, 3], activation="relu", rng=0, dtype=np.float32)
     x = np.ones((5, 4), dtype=np.float32)
     out = model(x)
@@ -169,7 +169,9 @@ def test_float32_model_stays_float32_end_to_end():
     loss.backward()
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     opt.step()
-    assert all(p.dtype == np.float32 and p.grad.dtype == np.float32 for p in model.parameters())
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    assert raw_grad_dtypes and set(raw_grad_dtypes) == {np.dtype(np.float32)}
+    assert all(b.dtype == np.float32 for b in opt.momentum_buffers)
 
 
 def test_linear_forward_does_not_copy_ndarray_input():
@@ -292,3 +294,9 @@ def test_fit_full_batch_equals_a_hand_written_loop():
         opt.step()
         manual.append(out.item())
     np.testing.assert_allclose(hist, manual, rtol=1e-14)
+
+
+def test_mlp_sizes_must_be_positive_ints():
+    for bad in ([2.7, 1], [2, 0, 1], [True, 1]):
+        with pytest.raises(ValueError, match="positive ints"):
+            nn.MLP(bad)

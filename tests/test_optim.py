@@ -84,9 +84,17 @@ def test_step_updates_in_place_without_graph_and_skips_missing_grads(opt_cls):
 
 
 @pytest.mark.parametrize("opt_cls", [optim.SGD, optim.Adam])
-def test_float32_parameters_are_updated_in_float32(opt_cls):
-    p, traj = run(opt_cls, dtype=np.float32, lr=0.1, weight_decay=0.01)
-    assert p.dtype == np.float32 and all(t.dtype == np.float32 for t in traj)
+def test_float32_optimizer_state_stays_float32(opt_cls):
+    """The update runs in the parameters' dtype: its state (momentum, moments) is float32 too,
+    so nothing is computed in float64 and cast back on the in-place write."""
+    kw = {"momentum": 0.9} if opt_cls is optim.SGD else {}
+    p = nn.Parameter(W0.astype(np.float32))
+    opt = opt_cls([p], lr=0.1, weight_decay=0.01, **kw)
+    for g in GRADS:
+        p.grad = Tensor(g.astype(np.float32))
+        opt.step()
+    state = opt.momentum_buffers if opt_cls is optim.SGD else opt.exp_avg + opt.exp_avg_sq
+    assert state and all(s.dtype == np.float32 for s in state)
 
 
 def test_sgd_is_a_descent_method_on_a_quadratic():
@@ -113,3 +121,9 @@ def test_argument_errors():
         optim.SGD(p, lr=0.1)
     with pytest.raises(TypeError, match="requires_grad"):
         optim.SGD([Tensor(np.zeros(2))], lr=0.1)
+
+
+def test_a_parameter_listed_twice_is_an_error():
+    p = nn.Parameter(np.zeros(2))
+    with pytest.raises(ValueError, match="more than once"):
+        optim.SGD([p, p], lr=0.1)

@@ -58,3 +58,41 @@ def test_file_is_a_plain_npz_readable_by_numpy(tmp_path):
     assert zipfile.is_zipfile(path)
     with np.load(path, allow_pickle=False) as z:
         np.testing.assert_array_equal(z["w"], np.eye(2))
+
+
+def test_keys_that_end_in_npy_stay_distinct(tmp_path):
+    """Regression: NumPy's NpzFile strips '.npy', so 'x' and 'x.npy' used to load as one."""
+    path = tg.save({"x": np.zeros(1), "x.npy": np.ones(2)}, tmp_path / "k.npz")
+    out = tg.load(path)
+    np.testing.assert_array_equal(out["x"], [0.0])
+    np.testing.assert_array_equal(out["x.npy"], [1.0, 1.0])
+
+
+def test_corrupt_file_and_non_array_member_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="bad.npz.*not an .npz archive"):
+        tg.load(bad)
+    odd = tmp_path / "odd.npz"
+    with zipfile.ZipFile(odd, "w") as zf:
+        zf.writestr("notes.txt", "hello")
+    with pytest.raises(ValueError, match="'notes.txt'.*is not a .npy array"):
+        tg.load(odd)
+
+
+def test_tied_parameters_are_saved_under_every_name():
+    """As in PyTorch: a tied model's state dict loads into an untied one and back."""
+    class Tied(nn.Module):
+        def __init__(self, tie: bool):
+            super().__init__()
+            self.a, self.b = nn.Linear(2, 2, rng=0), nn.Linear(2, 2, rng=1)
+            if tie:
+                self.b.weight = self.a.weight
+
+    tied, untied = Tied(True), Tied(False)
+    assert list(tied.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    untied.load_state_dict(tied.state_dict())
+    np.testing.assert_array_equal(untied.b.weight.data, tied.a.weight.data)
+    assert len(list(tied.parameters())) == 3
+    with pytest.raises(TypeError, match="expected a mapping"):
+        untied.load_state_dict([1, 2])

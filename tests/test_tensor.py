@@ -245,3 +245,11 @@ def test_inplace_op_that_must_be_recorded_records_it() -> None:
     x = tg.Tensor([1.0, 1.0])
     x *= w
     assert x.requires_grad and x.op == "Mul"
+
+
+def test_array_protocol_copy_false_refuses_a_converting_copy() -> None:
+    t = tg.Tensor([1.0, 2.0])
+    assert np.asarray(t) is t.data
+    with pytest.raises(ValueError, match="copy=False"):
+        np.array(t, dtype=np.float32, copy=False)
+    assert np.array(t, copy=True) is not t.data

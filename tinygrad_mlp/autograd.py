@@ -78,7 +78,10 @@ class Function:
             out = cls.forward(ctx, *arrays, **params)
         except ValueError as e:
             shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"{cls.__name__}: {str(e).strip()}; input shapes {shapes}") from None
+            msg = str(e).strip()
+            first = msg.split(" ", 1)[0]                  # "linear:" from Linear's own check
+            named = first.endswith(":") and first[:-1].replace("_", "") == cls.__name__.lower()
+            raise ValueError(f"{'' if named else cls.__name__ + ': '}{msg}; input shapes {shapes}") from None
         if type(out) is not np.ndarray:
             out = _as_array(ctx, out)
         if STATE.anomaly:
@@ -156,6 +159,7 @@ class enable_grad(_BareDecorator):
 
 
 def is_grad_enabled() -> bool:
+    """Whether ops are being recorded right now (False inside `no_grad`)."""
     return STATE.grad_enabled
 
 
@@ -392,10 +396,13 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     affect the outputs). Leaves' `.grad` is not touched."""
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        grad_outputs = [grad_outputs] * len(outs) if len(outs) == 1 else grad_outputs
     if grad_outputs is None:
         grad_outputs = [None] * len(outs)
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"grad(): {len(grad_outputs)} grad_outputs for {len(outs)} outputs; "
+                         "give one per output (None for a single-element output)")
     for o in outs:
         if not o.requires_grad:
             raise RuntimeError("grad(): an output does not require grad")

@@ -10,6 +10,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .tensor import Tensor
+
 from .nn import _generator
 
 __all__ = ["xor", "logical_and", "circles", "moons", "blobs", "spiral", "batches"]
@@ -120,6 +122,7 @@ def batches(X: Any, y: Any, batch_size: int, shuffle: bool = True, rng: Any = No
     """Yield (X[i], y[i]) mini-batches covering every row once; the last batch may be smaller.
     With `shuffle` the rows are visited in a random order from `rng` (int seed, Generator, or
     None for fresh entropy); without it the batches are views, no copies."""
+    X, y = (a if isinstance(a, (np.ndarray, Tensor)) else np.asarray(a) for a in (X, y))
     if len(X) != len(y):
         raise ValueError(f"batches: X has {len(X)} rows but y has {len(y)}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:

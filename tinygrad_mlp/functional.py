@@ -29,6 +29,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor: return _t(x).log_softmax(axis
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log Σ e^x over `axis`, stable for any finite input."""
     return _t(x).logsumexp(axis, keepdims)
 
 
@@ -57,10 +58,12 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (`np.concatenate`); the gradient is split back."""
     return ops.Concatenate.apply(*[_t(t) for t in tensors], axis=axis)
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis (`np.stack`)."""
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
@@ -142,8 +145,9 @@ def _reduce(per: np.ndarray, reduction: str) -> np.ndarray:
 
 
 def _scale(g: Any, reduction: str, count: int) -> Any:
-    """The upstream gradient of the reduced loss as a factor on each element's gradient."""
-    return g / count if reduction == "mean" else g
+    """The upstream gradient of the reduced loss as a factor on each element's gradient
+    (the mean of nothing is nan, as in the forward, without a division warning)."""
+    return g * (1.0 / count if count else float("nan")) if reduction == "mean" else g
 
 
 def _loss_target(target: Any, like: Tensor, op: str) -> Tensor:
@@ -314,7 +318,7 @@ def _onehot(labels: np.ndarray, shape: tuple[int, ...], dtype: Any) -> np.ndarra
 def _class_labels(target: Any, z: Tensor) -> np.ndarray | None:
     """Integer class indices checked against the logits, or None for a probability target."""
     arr = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in "iub" or arr.shape == z.shape:   # an integer one-hot is a target too
         return None
     if arr.shape != z.shape[:-1]:
         raise ValueError(f"cross_entropy: class indices of shape {arr.shape} do not match logits "

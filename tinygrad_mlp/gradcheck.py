@@ -43,8 +43,9 @@ def _numerical(fn: Callable, inputs: Sequence[Tensor], x: Tensor, eps: float) ->
         minus = np.concatenate([o.data.reshape(-1) for o in _outputs(fn, inputs)])
         flat[i] = orig
         cols.append((plus - minus) / (2 * eps))
-    n_out = sum(o.size for o in _outputs(fn, inputs))
-    return np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
+    if cols:
+        return np.stack(cols, axis=1)
+    return np.zeros((sum(o.size for o in _outputs(fn, inputs)), 0))   # an empty input
 
 
 def _analytical(outs: Sequence[Tensor], inputs: Sequence[Tensor]) -> list[np.ndarray]:
@@ -71,6 +72,8 @@ def gradcheck(fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
     """Compare the engine's gradient of `fn(*inputs)` (any output shapes, one Tensor or a tuple)
     with central finite differences, in float64, for every input with requires_grad=True."""
     inputs = _as_inputs(inputs)
+    if not any(x.requires_grad for x in inputs):
+        raise ValueError("gradcheck: no input has requires_grad=True, so nothing would be checked")
     outs = _outputs(fn, inputs)
     analytic = _analytical(outs, inputs)
     diff = [(i, x) for i, x in enumerate(inputs) if x.requires_grad]
@@ -102,6 +105,8 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, eps: floa
         grad_outputs = [rng.standard_normal(o.shape) for o in outs]
     elif isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"gradgradcheck: {len(grad_outputs)} grad_outputs for {len(outs)} outputs")
     vs = [Tensor(np.asarray(v.data if isinstance(v, Tensor) else v, dtype=np.float64), requires_grad=True)
           for v in grad_outputs]
     n = len(inputs)

@@ -98,6 +98,7 @@ class Module:
 
     # ------------------------------------------------------------ traversal
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) for each direct submodule, each once, in registration order."""
         seen: set[int] = set()
         for name, m in self._modules.items():
             if m is not None and id(m) not in seen:
@@ -105,6 +106,7 @@ class Module:
                 yield name, m
 
     def children(self) -> Iterator["Module"]:
+        """The direct submodules, each once."""
         return (m for _, m in self.named_children())
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
@@ -122,6 +124,7 @@ class Module:
             stack.extend(reversed(kids))
 
     def modules(self) -> Iterator["Module"]:
+        """Every module in the tree, this one first, each once."""
         return (m for _, m in self.named_modules())
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
@@ -135,6 +138,7 @@ class Module:
                     yield (f"{mname}.{pname}" if mname else pname), p
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every Parameter in the tree, each once (what an optimizer takes)."""
         return (p for _, p in self.named_parameters(recurse=recurse))
 
     def zero_grad(self) -> None:
@@ -143,18 +147,32 @@ class Module:
             p.grad = None
 
     # ------------------------------------------------------------ state
+    def _all_named_parameters(self) -> list[tuple[str, Parameter]]:
+        """Every (name, Parameter) pair, a tied Parameter under each of its names (as in
+        PyTorch's state_dict, so tied and untied models load each other's state)."""
+        out: list[tuple[str, Parameter]] = []
+        stack: list[tuple[str, Module]] = [("", self)]
+        while stack:
+            mname, m = stack.pop()
+            out += [(f"{mname}.{k}" if mname else k, p) for k, p in m._parameters.items() if p is not None]
+            stack += reversed([(f"{mname}.{k}" if mname else k, c) for k, c in m._modules.items() if c is not None])
+        return out
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """name -> a copy of the parameter's array. A snapshot: training the model afterwards
         does not change it (PyTorch shares storage here, which surprises people who keep the
         "best" state in a variable)."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        return {name: p.data.copy() for name, p in self._all_named_parameters()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
         """Copy arrays into the parameters in place (the Parameter objects, and so an
         optimizer's references to them, stay the same). Raises on a wrongly shaped or
         non-numeric entry always, and with `strict` on missing or unexpected keys, naming
         them. Returns (missing_keys, unexpected_keys)."""
-        own = dict(self.named_parameters())
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping name -> array, got "
+                            f"{type(state_dict).__name__}")
+        own = dict(self._all_named_parameters())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
@@ -369,6 +387,8 @@ class MLP(Module):
     def __init__(self, sizes: Any, activation: Any = "sigmoid", output_activation: Any = None,
                  init: str = "uniform", rng: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        if any(not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1 for s in sizes):
+            raise ValueError(f"MLP: sizes must be positive ints, got {list(sizes)}")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")

@@ -28,6 +28,9 @@ class Optimizer:
             if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
                 raise TypeError(f"{type(self).__name__}: parameter {i} is not a leaf Tensor "
                                 "with requires_grad=True")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears more than once in the "
+                             "list, so it would be updated more than once per step")
         _check(lr >= 0, f"invalid learning rate {lr}")
         self.lr = lr
         self._scratch = [np.empty_like(p.data) for p in self.params]
@@ -39,6 +42,7 @@ class Optimizer:
 
     @no_grad()
     def step(self) -> None:
+        """Update every parameter that has a gradient, in place, recording nothing."""
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self._update(i, p.data, p.grad.data, self._scratch[i])

@@ -38,25 +38,33 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> str:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for key, arr in arrays.items():
             with zf.open(key + ".npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+                np.lib.format.write_array(f, arr, allow_pickle=False)
     return os.fspath(path)
 
 
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every array of an .npz file at once into a dict name -> ndarray. Object arrays
-    (which would need pickle) raise a `ValueError` naming the key."""
+    """Read every array of an .npz file at once into a dict name -> ndarray. Members are read
+    by their zip names (so keys such as "w" and "w.npy" stay distinct); anything that is not a
+    pickle-free .npy array raises a `ValueError` naming the entry and the file."""
+    name = os.fspath(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise ValueError(f"load: {os.fspath(path)!r} is not a pickle-free .npz archive ({e})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"load: {os.fspath(path)!r} holds a single .npy array, not an .npz state dict")
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as e:
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                raise ValueError(f"load: {name!r} holds a single .npy array, not an .npz state "
+                                 "dict") from None
+        raise ValueError(f"load: {name!r} is not an .npz archive ({e})") from None
     out = {}
     with archive:
-        for key in archive.files:
-            try:
-                out[key] = archive[key]
-            except ValueError as e:
-                raise ValueError(f"load: entry {key!r} of {os.fspath(path)!r} cannot be loaded "
-                                 f"without pickle ({e})") from None
+        for member in archive.infolist():
+            if not member.filename.endswith(".npy"):
+                raise ValueError(f"load: entry {member.filename!r} of {name!r} is not a .npy array")
+            key = member.filename[:-len(".npy")]
+            with archive.open(member) as f:
+                try:
+                    out[key] = np.lib.format.read_array(f, allow_pickle=False)
+                except ValueError as e:
+                    raise ValueError(f"load: entry {key!r} of {name!r} cannot be loaded without "
+                                     f"pickle ({e})") from None
     return out

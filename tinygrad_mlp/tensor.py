@@ -18,6 +18,7 @@ def get_default_dtype() -> np.dtype:
 
 
 def set_default_dtype(dtype: Any) -> None:
+    """Make Python floats (and lists of them) become `dtype` from now on (float32 or float64)."""
     global _default_dtype
     dt = np.dtype(dtype)
     if dt.kind != "f":
@@ -130,9 +131,16 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """NumPy 2's protocol: the live array, a copy when asked, and an error when a dtype
+        change would need a copy that `copy=False` forbids."""
         if copy:
             return np.array(self.data, dtype=dtype)
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self.data
+        if copy is False:
+            raise ValueError(f"Tensor.__array__: a {self.data.dtype} -> {np.dtype(dtype)} "
+                             "conversion needs a copy, but copy=False")
+        return self.data.astype(dtype)
 
     def __len__(self) -> int:
         return len(self.data)
