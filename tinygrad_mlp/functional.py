@@ -243,8 +243,7 @@ class BinaryCrossEntropyWithLogits(ops.Op):
     def forward(ctx, z, y, reduction="mean"):
         ctx.save_for_backward(z, y)
         ctx.reduction = reduction
-        per = np.log1p(np.exp(-np.abs(z)))
-        per += np.maximum(z, 0)
+        per = ops.softplus_np(z)
         per -= z * y
         return _reduce(per, reduction)
 
@@ -271,8 +270,7 @@ class CrossEntropy(ops.Op):
 
     @staticmethod
     def forward(ctx, z, t=None, labels=None, reduction="mean"):
-        logp = z - z.max(axis=-1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(axis=-1, keepdims=True))
+        logp = ops.log_softmax_np(z)
         if labels is None:
             per = -(t * logp).sum(axis=-1)
             ctx.save_for_backward(z, t, logp)
@@ -291,19 +289,11 @@ class CrossEntropy(ops.Op):
         s = s if ctx.reduction != "none" else s.reshape(s.shape + (1,))
         if isinstance(g, Tensor):   # create_graph: rebuild from the recorded input, differentiably
             logp = z.log_softmax(-1)
-            if t is None:
-                gz = (logp.exp() - Tensor._wrap(_onehot(ctx.labels, z.shape, z.dtype))) * s
-            else:
-                gz = (logp.exp() * t.sum(axis=-1, keepdims=True) - t) * s
+        p = ops.exp(logp)
+        if t is None:
+            gz = (p - _onehot(ctx.labels, z.shape, z.dtype)) * s
         else:
-            gz = np.exp(logp)
-            if t is None:
-                idx = ctx.labels[..., None]
-                np.put_along_axis(gz, idx, np.take_along_axis(gz, idx, axis=-1) - 1, axis=-1)
-            else:
-                gz *= t.sum(axis=-1, keepdims=True)
-                gz -= t
-            gz *= s
+            gz = (p * t.sum(axis=-1, keepdims=True) - t) * s
         if t is None:
             return gz
         return gz, (-logp * s if ctx.needs_input_grad[1] else None)

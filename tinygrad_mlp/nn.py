@@ -341,9 +341,12 @@ class ModuleList(Module):
 
     def __getitem__(self, idx: int | slice) -> Any:
         items = list(self._modules.values())
-        if isinstance(idx, slice):
-            return type(self)(items[idx])
-        return items[idx]
+        return self._of(items[idx]) if isinstance(idx, slice) else items[idx]
+
+    @classmethod
+    def _of(cls, modules: list[Module]) -> "ModuleList":
+        """A container of the same kind holding `modules` (what slicing returns)."""
+        return cls(modules)
 
 
 class Sequential(ModuleList):
@@ -352,9 +355,9 @@ class Sequential(ModuleList):
     def __init__(self, *modules: Module) -> None:
         super().__init__(modules)
 
-    def __getitem__(self, idx: int | slice) -> Any:
-        items = list(self._modules.values())
-        return Sequential(*items[idx]) if isinstance(idx, slice) else items[idx]
+    @classmethod
+    def _of(cls, modules: list[Module]) -> "Sequential":
+        return cls(*modules)
 
     def forward(self, x: Any) -> Any:
         for m in self._modules.values():

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .autograd import Function
-from .tensor import Tensor
+from .tensor import Tensor, _raw
 
 
 class Op(Function):
@@ -31,11 +31,6 @@ def _dual(np_fn: Callable, method: str) -> Callable:
     return f
 
 
-def _raw(x: Any) -> np.ndarray:
-    """The ndarray behind a Tensor (for masks, which are constants in the graph)."""
-    return x.data if isinstance(x, Tensor) else x
-
-
 def sigmoid_np(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), in place in one buffer. For very negative x, e^-x overflows to inf and
     1 / inf = 0 is the right answer (relative accuracy holds everywhere), so the overflow
@@ -45,6 +40,20 @@ def sigmoid_np(x: np.ndarray) -> np.ndarray:
         np.exp(out, out=out)
     out += 1
     return np.reciprocal(out, out=out)
+
+
+def softplus_np(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): only e^-|x| is computed, finite for any x."""
+    out = np.log1p(np.exp(-np.abs(x)))
+    out += np.maximum(x, 0)
+    return out
+
+
+def log_softmax_np(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """x - logsumexp(x) along `axis`, shifted by the max so nothing overflows."""
+    out = x - np.max(x, axis=axis, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
+    return out
 
 
 exp = _dual(np.exp, "exp")
@@ -231,12 +240,12 @@ class Sigmoid(Op):
 
 
 class Softplus(Op):
-    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for any finite x."""
+    """log(1 + e^x), stable (softplus_np); its derivative is sigmoid."""
     __slots__ = ()
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+        return softplus_np(a)
     @staticmethod
     def backward(ctx, g): return g * sigmoid(ctx.saved_tensors[0])
 
@@ -397,8 +406,7 @@ class LogSoftmax(Op):
     __slots__ = ()
     @staticmethod
     def forward(ctx, a, axis=-1):
-        shifted = a - np.max(a, axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        out = log_softmax_np(a, axis)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
