@@ -131,14 +131,10 @@ def test_gradcheck_passes_the_same_function_when_the_bug_is_not_reached() -> Non
     assert tg.gradcheck(_wrong_fn, [a, b.detach()])
 
 
-class SquareRawBackward(tg.Function):
-    """x² whose backward computes 2x·g on the raw array: the right first derivative, but under
-    create_graph the result no longer depends on x, so d²/dx² comes out as 0 instead of 2."""
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
+class SquareRawBackward(OffByOneAt12):
+    """x² (OffByOneAt12's forward) whose backward computes 2x·g on the raw array: the right
+    first derivative, but under create_graph the result no longer depends on x, so d²/dx²
+    comes out as 0 instead of 2."""
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
