@@ -15,15 +15,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 @pytest.fixture
 def raw_grad_dtypes(monkeypatch):
-    """The dtypes of the gradients the engine computed, recorded before `_store_grads` casts
+    """The dtypes of the gradients the engine computed, recorded before `_accumulate` casts
     them to the parameters' dtypes (which would hide an upcast inside backward)."""
-    from tinygrad_mlp import autograd
+    from tinygrad_mlp import engine
     seen = []
-    store = autograd._store_grads
+    store = engine._accumulate
 
-    def spy(total, given, create):
-        seen.extend(g.dtype for g in total.values())
-        return store(total, given, create)
+    def spy(grads, root_grad, create):
+        seen.extend(g.dtype for g in grads.values())
+        return store(grads, root_grad, create)
 
-    monkeypatch.setattr(autograd, "_store_grads", spy)
+    monkeypatch.setattr(engine, "_accumulate", spy)
     return seen

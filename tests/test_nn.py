@@ -7,7 +7,8 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import Tensor, nn, optim, functional as F
-from tinygrad_mlp.autograd import STATE, toposort
+from tinygrad_mlp.engine import reachable
+from tinygrad_mlp.mode import mode
 
 
 class Block(nn.Module):
@@ -90,24 +91,24 @@ def test_ops_record_their_innermost_module():
     net = Net()
     out = net(np.ones((4, 2)))
     by_op = {}
-    for t in toposort([out]):
-        by_op.setdefault(type(t._ctx).__name__, set()).add(type(t._ctx.module).__name__)
+    for t in reachable([out]):
+        by_op.setdefault(type(t.grad_fn).__name__, set()).add(type(t.grad_fn.call[-1]).__name__)
     assert by_op["Linear"] == {"Linear"}
     assert by_op["Tanh"] == {"Tanh"}
     assert by_op["Mul"] == {"Block"}          # the `* self.scale` in Block.forward
     assert by_op["Sigmoid"] == {"Sigmoid"}
-    assert STATE.module is None
+    assert mode().call == ()
 
 
 def test_running_module_is_restored_after_an_exception():
     class Boom(nn.Module):
         def forward(self, x):
-            assert STATE.module is self
+            assert mode().call[-1] is self
             raise RuntimeError("boom")
     outer = nn.Sequential(Boom())
     with pytest.raises(RuntimeError, match="boom"):
         outer(1.0)
-    assert STATE.module is None
+    assert mode().call == ()
 
 
 # ------------------------------------------------------------------ init rules
@@ -178,7 +179,7 @@ def test_linear_forward_does_not_copy_ndarray_input():
     lin = nn.Linear(3, 2, rng=0)
     x = np.ones((4, 3))
     out = lin(x)
-    assert out._ctx.parents[0].data is x
+    assert out.grad_fn.parents[0].data is x
 
 
 @pytest.mark.parametrize("act, fn", [("sigmoid", lambda z: 1 / (1 + np.exp(-z))), ("tanh", np.tanh),

@@ -1,11 +1,29 @@
-"""tinygrad_mlp: a small, fast, correct reverse-mode autograd engine on NumPy."""
+"""tinygrad_mlp: a small, fast, correct reverse-mode autograd engine on NumPy.
+
+The public surface: re-exports only. `viz` (Graphviz) is imported when first used, so
+`import tinygrad_mlp` needs only NumPy.
+"""
+from typing import Any
+
 from .tensor import Tensor, tensor, get_default_dtype, set_default_dtype
-from .autograd import Function, no_grad, enable_grad, is_grad_enabled, grad, detect_anomaly
+from .mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, detect_anomaly,
+                   TraceError)
+from .function import Function
+from .engine import grad
 from .functional import (exp, log, sqrt, abs, tanh, sigmoid, relu, leaky_relu, softplus, clip,
-                        maximum, minimum, where, concatenate, stack, softmax, log_softmax, logsumexp)
+                         maximum, minimum, where, concatenate, stack, softmax, log_softmax,
+                         logsumexp)
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from . import nn, optim, datasets, functional, training
 from .serialization import save, load
-from . import viz
 
 __version__ = "0.1.0"
+_LAZY = ("viz",)
+
+
+def __getattr__(name: str) -> Any:
+    """`tg.viz` imports the viz package (and graphviz) on first use."""
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tinygrad_mlp' has no attribute {name!r}")

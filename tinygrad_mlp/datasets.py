@@ -12,7 +12,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-from .nn import _generator
+from .init import generator
 
 __all__ = ["xor", "logical_and", "circles", "moons", "blobs", "spiral", "batches"]
 
@@ -68,7 +68,7 @@ def circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, rng: Any = 0
     if not 0 < factor < 1:
         raise ValueError(f"circles: factor must be in (0, 1), got {factor}")
     outer, inner = _split(n, 2)
-    return _finish([_ring(outer, 1.0), _ring(inner, factor)], noise, _generator(rng))
+    return _finish([_ring(outer, 1.0), _ring(inner, factor)], noise, generator(rng))
 
 
 def moons(n: int = 200, noise: float = 0.1, rng: Any = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +80,7 @@ def moons(n: int = 200, noise: float = 0.1, rng: Any = 0) -> tuple[np.ndarray, n
     ta, tb = np.linspace(0, np.pi, a), np.linspace(0, np.pi, b)
     upper = np.stack([np.cos(ta), np.sin(ta)], axis=1)
     lower = np.stack([1 - np.cos(tb), 0.5 - np.sin(tb)], axis=1)
-    return _finish([upper, lower], noise, _generator(rng))
+    return _finish([upper, lower], noise, generator(rng))
 
 
 def blobs(n: int = 200, centers: Any = 2, std: float = 1.0, box: tuple[float, float] = (-10.0, 10.0),
@@ -88,7 +88,7 @@ def blobs(n: int = 200, centers: Any = 2, std: float = 1.0, box: tuple[float, fl
     """Isotropic Gaussian clusters: `centers` is a number of centres drawn uniformly in the
     square `box`², or an array (k, 2) of centres; class c gets about n/k points
     N(centre_c, std² I)."""
-    gen = _generator(rng)
+    gen = generator(rng)
     if isinstance(centers, (int, np.integer)):
         _check_n(n, int(centers), "blobs")
         if centers < 1:
@@ -109,7 +109,7 @@ def spiral(n: int = 300, classes: int = 3, noise: float = 0.2, rng: Any = 0) -> 
     θ equally spaced in [4c, 4(c+1)] plus Gaussian `noise` (on the angle, in radians)."""
     _check_n(n, classes, "spiral")
     _check_noise(noise, "spiral")
-    gen = _generator(rng)
+    gen = generator(rng)
     parts = []
     for c, m in enumerate(_split(n, classes)):
         r = np.linspace(0.0, 1.0, m)
@@ -132,7 +132,7 @@ def batches(X: Any, y: Any, batch_size: int, shuffle: bool = True, rng: Any = No
         for s in range(0, n, batch_size):
             yield X[s:s + batch_size], y[s:s + batch_size]
         return
-    order = _generator(rng).permutation(n)
+    order = generator(rng).permutation(n)
     for s in range(0, n, batch_size):
         idx = order[s:s + batch_size]
         yield X[idx], y[idx]

@@ -5,7 +5,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .autograd import grad as _grad
+from .engine import grad as _grad
 from .tensor import Tensor
 
 
@@ -32,16 +32,17 @@ def _outputs(fn: Callable, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
 
 
 def _numerical(fn: Callable, inputs: Sequence[Tensor], x: Tensor, eps: float) -> np.ndarray:
-    """Jacobian columns for input `x`: J[k, i] = d out_flat[k] / d x_flat[i]."""
-    flat = x.data.reshape(-1)
+    """Jacobian columns for input `x`: J[k, i] = d out_flat[k] / d x_flat[i] (C order). Each
+    element of the input's own array is perturbed by index, so any memory layout works."""
+    arr = x.data
     cols = []
-    for i in range(flat.size):
-        orig = flat[i]
-        flat[i] = orig + eps
+    for idx in np.ndindex(arr.shape):
+        orig = arr[idx]
+        arr[idx] = orig + eps
         plus = np.concatenate([o.data.reshape(-1) for o in _outputs(fn, inputs)])
-        flat[i] = orig - eps
+        arr[idx] = orig - eps
         minus = np.concatenate([o.data.reshape(-1) for o in _outputs(fn, inputs)])
-        flat[i] = orig
+        arr[idx] = orig
         cols.append((plus - minus) / (2 * eps))
     if cols:
         return np.stack(cols, axis=1)

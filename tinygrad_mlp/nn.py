@@ -1,25 +1,25 @@
 """Neural-network building blocks in PyTorch's shape: `Module`, `Parameter`, `Linear`,
-activation modules, `Sequential`, `ModuleList`, `MLP`, and the weight-initialisation rules.
+activation modules, `Sequential`, `ModuleList`, `MLP` (the init rules live in `init`).
 
 Submodules and Parameters register by attribute assignment and live in the instance's plain
 `__dict__` as well, so reading `self.weight` in a forward pass is an ordinary attribute lookup.
-`Module.__call__` marks the module as the one whose forward is running
-(`autograd.STATE.module`), so every op recorded inside knows its innermost module, and remembers
-(weakly) the module that called it; viz draws one cluster per module from these.
+`Module.__call__` extends this thread's tuple of running module calls (outermost first), and
+every op recorded inside keeps that tuple: viz draws one cluster per module from it. Modules
+themselves store nothing about calls, so they pickle and deepcopy at any time.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from . import functional as F
-from .autograd import STATE
-from .tensor import Tensor, get_default_dtype
+from . import functional as F, ops
+from .init import generator, init_weight
+from .mode import _local
+from .tensor import Tensor, bump_version, get_default_dtype
 
 __all__ = ["Module", "Parameter", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
-           "Identity", "Sequential", "ModuleList", "MLP", "init_weight"]
+           "Identity", "Sequential", "ModuleList", "MLP"]
 
 
 class Parameter(Tensor):
@@ -46,6 +46,7 @@ class Module:
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
@@ -87,14 +88,25 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        prev = STATE.module
-        if prev is not None and prev is not self:   # who called us: viz climbs to the model
-            object.__setattr__(self, "_caller", weakref.ref(prev))
-        STATE.module = self
+        mode = _local.mode
+        outer = mode.call
+        mode.call = outer + (self,)
         try:
             return self.forward(*args, **kwargs)
         finally:
-            STATE.module = prev
+            mode.call = outer
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (`.training`) on this module and every submodule; returns self.
+        No built-in layer behaves differently (there is no dropout or batch norm), but your
+        own modules can read `self.training`."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: `train(False)`."""
+        return self.train(False)
 
     # ------------------------------------------------------------ traversal
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
@@ -193,6 +205,7 @@ class Module:
                                + "\n  ".join(errors))
         for k, v in values.items():
             own[k].data[...] = v
+            bump_version(own[k])
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ repr
@@ -217,40 +230,6 @@ def _as_numeric(value: Any, key: str) -> np.ndarray:
     return arr
 
 
-# ------------------------------------------------------------------ initialisation
-_INITS = ("uniform", "xavier", "he", "zeros")
-
-
-def _generator(rng: Any) -> np.random.Generator:
-    """An int seed, a Generator (used as is) or None (fresh entropy) as a Generator."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be an int seed, a numpy Generator or None, got {type(rng).__name__}")
-
-
-def init_weight(out_features: int, in_features: int, init: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Weight (out, in) and bias (out,) in float64 for an init rule:
-    - "uniform": weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)) (the textbook rule of seed 004,
-      and PyTorch's default bound);
-    - "xavier": weight ~ U(-a, a), a = sqrt(6 / (in + out)) (Glorot), bias 0 — for tanh/sigmoid;
-    - "he": weight ~ N(0, 2 / in) (Kaiming, fan-in), bias 0 — for ReLU;
-    - "zeros": everything 0 (only useful to show why symmetry must be broken)."""
-    shape = (out_features, in_features)
-    if init == "uniform":
-        bound = 1.0 / np.sqrt(in_features)
-        return rng.uniform(-bound, bound, shape), rng.uniform(-bound, bound, out_features)
-    if init == "xavier":
-        bound = np.sqrt(6.0 / (in_features + out_features))
-        return rng.uniform(-bound, bound, shape), np.zeros(out_features)
-    if init == "he":
-        return rng.normal(0.0, np.sqrt(2.0 / in_features), shape), np.zeros(out_features)
-    if init == "zeros":
-        return np.zeros(shape), np.zeros(out_features)
-    raise ValueError(f"unknown init {init!r}; choose one of {_INITS}")
-
-
 # ------------------------------------------------------------------ layers
 class Linear(Module):
     """y = x @ weight.T + bias, one fused node (`F.linear`). weight (out, in), bias (out,)."""
@@ -265,7 +244,7 @@ class Linear(Module):
         dt = np.dtype(get_default_dtype() if dtype is None else dtype)
         if dt.kind != "f":
             raise TypeError(f"Linear: dtype must be floating point, got {dt}")
-        w, b = init_weight(self.out_features, self.in_features, init, _generator(rng))
+        w, b = init_weight(self.out_features, self.in_features, init, generator(rng))
         self.weight = Parameter(w.astype(dt))
         if bias:
             self.bias = Parameter(b.astype(dt))
@@ -279,27 +258,24 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class _Activation(Module):
-    fn: Callable[[Any], Tensor]
-
+class Sigmoid(Module):
     def forward(self, x: Any) -> Tensor:
-        return type(self).fn(x)
+        return ops.Sigmoid.apply(x)
 
 
-class Sigmoid(_Activation):
-    fn = staticmethod(F.sigmoid)
+class Tanh(Module):
+    def forward(self, x: Any) -> Tensor:
+        return ops.Tanh.apply(x)
 
 
-class Tanh(_Activation):
-    fn = staticmethod(F.tanh)
+class ReLU(Module):
+    def forward(self, x: Any) -> Tensor:
+        return ops.Relu.apply(x)
 
 
-class ReLU(_Activation):
-    fn = staticmethod(F.relu)
-
-
-class Softplus(_Activation):
-    fn = staticmethod(F.softplus)
+class Softplus(Module):
+    def forward(self, x: Any) -> Tensor:
+        return ops.Softplus.apply(x)
 
 
 class LeakyReLU(Module):
@@ -308,7 +284,7 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
 
     def forward(self, x: Any) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        return ops.LeakyRelu.apply(x, slope=self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -395,7 +371,7 @@ class MLP(Module):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
-        gen = _generator(rng)
+        gen = generator(rng)
         self.sizes = sizes
         self.layers = ModuleList(Linear(a, b, init=init, rng=gen, dtype=dtype)
                                  for a, b in zip(sizes[:-1], sizes[1:]))
@@ -403,7 +379,7 @@ class MLP(Module):
         self.output_activation = _activation(output_activation, "output_activation")
 
     def forward(self, x: Any) -> Tensor:
-        layers = list(self.layers)
-        for layer in layers[:-1]:
+        *hidden, last = self.layers
+        for layer in hidden:
             x = self.activation(layer(x))
-        return self.output_activation(layers[-1](x))
+        return self.output_activation(last(x))

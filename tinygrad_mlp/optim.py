@@ -1,21 +1,31 @@
 """Optimizers with PyTorch's update rules (torch.optim.SGD and torch.optim.Adam with their
-default flags). `step()` updates each parameter's `.data` in place, records no graph, skips
-parameters whose `.grad` is None, and works in the parameter's own dtype: a float32 model is
-updated in float32 with no float64 temporaries, and plain or momentum SGD allocates nothing
-per step (one scratch array per parameter is kept instead)."""
+default flags). `step()` updates each parameter's array in place (bumping its version), records
+no graph, skips parameters whose `.grad` is None, and works in the parameter's own dtype: a
+float32 model is updated in float32. `state_dict()` / `load_state_dict()` use PyTorch's layout
+({"state": {index: {...}}, "param_groups": [{hyperparameters, "params": [indices]}]}), so a run
+resumed from a saved model and optimizer continues exactly like an uninterrupted one.
+"""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .autograd import no_grad
-from .tensor import Tensor
+from .mode import no_grad
+from .tensor import Tensor, bump_version
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ValueError(msg)
 
 
 class Optimizer:
-    """Holds the parameters (a list, in the order given) and per-parameter state."""
+    """Holds the parameters (a list, in the order given), the hyperparameters (attributes,
+    which may be changed between steps: `opt.lr = 0.01`) and per-parameter state."""
+    hyperparameters: tuple[str, ...] = ("lr",)
+    state_names: dict[str, str] = {}    # PyTorch's state key -> attribute: a list, one per param
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         if isinstance(params, Tensor):
@@ -33,7 +43,6 @@ class Optimizer:
                              "list, so it would be updated more than once per step")
         _check(lr >= 0, f"invalid learning rate {lr}")
         self.lr = lr
-        self._scratch = [np.empty_like(p.data) for p in self.params]
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (`.grad = None`, PyTorch's default)."""
@@ -44,22 +53,70 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient, in place, recording nothing."""
         for i, p in enumerate(self.params):
-            if p.grad is not None:
-                self._update(i, p.data, p.grad.data, self._scratch[i])
+            if p._grad is not None:
+                self._update(i, p._data, p._grad._data)
+                bump_version(p)
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
 
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {i: {name: array or number}}, "param_groups": [{hyperparameters,
+        "params": [0, 1, ...]}]}: copies, so later steps do not change it."""
+        state: dict[int, dict[str, Any]] = {}
+        for name, attr in self.state_names.items():
+            for i, v in enumerate(getattr(self, attr)):
+                if v is not None:
+                    state.setdefault(i, {})[name] = v.copy() if isinstance(v, np.ndarray) else v
+        group = {h: getattr(self, h) for h in self.hyperparameters}
+        group["params"] = list(range(len(self.params)))
+        return {"state": state, "param_groups": [group]}
 
-def _check(ok: bool, msg: str) -> None:
-    if not ok:
-        raise ValueError(msg)
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyperparameters and per-parameter state saved by `state_dict()` (also after
+        `tg.save` / `tg.load`, which turn tuples into lists and keys into strings)."""
+        try:
+            (group,) = state_dict["param_groups"]
+            state = state_dict["state"]
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected a dict with "
+                             "'state' and one entry in 'param_groups'") from None
+        if len(group["params"]) != len(self.params):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved state has "
+                             f"{len(group['params'])} parameters, this optimizer "
+                             f"{len(self.params)}")
+        for h in self.hyperparameters:
+            v = group[h]
+            setattr(self, h, tuple(v) if isinstance(v, list) else v)
+        for name, attr in self.state_names.items():
+            values = getattr(self, attr)
+            for i, p in enumerate(self.params):
+                v = state.get(i, state.get(str(i), {})).get(name)
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.shape:
+                        raise ValueError(f"{type(self).__name__}.load_state_dict: {name} of "
+                                         f"parameter {i} has shape {v.shape}, the parameter "
+                                         f"{p.shape}")
+                    v = v.astype(p.dtype)           # a copy in the parameter's dtype
+                values[i] = _default_state(name, p) if v is None else v
+
+
+def _default_state(name: str, p: Tensor) -> Any:
+    """The fresh per-parameter state an optimizer starts from."""
+    if name == "step":
+        return 0
+    if name in ("exp_avg", "exp_avg_sq"):
+        return np.zeros_like(p.data)
+    return None
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent, as torch.optim.SGD (dampening 0):
     d = g + weight_decay·w;  b = d (first step) else momentum·b + d;
     d = d + momentum·b (nesterov) or b (momentum);  w -= lr·d."""
+    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    state_names = {"momentum_buffer": "momentum_buffers"}
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
@@ -70,10 +127,9 @@ class SGD(Optimizer):
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
         self.momentum_buffers: list[np.ndarray | None] = [None] * len(self.params)
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         if self.weight_decay:
-            np.multiply(w, self.weight_decay, out=tmp)
-            g = np.add(tmp, g, out=tmp)
+            g = g + self.weight_decay * w
         if self.momentum:
             buf = self.momentum_buffers[i]
             if buf is None:
@@ -81,19 +137,16 @@ class SGD(Optimizer):
             else:
                 buf *= self.momentum
                 buf += g
-            if self.nesterov:
-                step = buf * self.momentum
-                g = np.add(g, step, out=step)
-            else:
-                g = buf
-        np.multiply(g, self.lr, out=tmp)
-        w -= tmp
+            g = g + self.momentum * buf if self.nesterov else buf
+        w -= self.lr * g
 
 
 class Adam(Optimizer):
     """Adam, as torch.optim.Adam (amsgrad off): g = g + weight_decay·w (L2, not AdamW);
     m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;
     w -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps)."""
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    state_names = {"step": "steps", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
@@ -107,22 +160,18 @@ class Adam(Optimizer):
         self.exp_avg = [np.zeros_like(p.data) for p in self.params]
         self.exp_avg_sq = [np.zeros_like(p.data) for p in self.params]
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
         self.steps[i] += 1
         t = self.steps[i]
         if self.weight_decay:
-            np.multiply(w, self.weight_decay, out=tmp)
-            g = np.add(tmp, g, out=tmp)
+            g = g + self.weight_decay * w
         m, v = self.exp_avg[i], self.exp_avg_sq[i]
         m *= b1
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
-        step_size = self.lr / (1 - b1 ** t)
-        np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1 - b2 ** t)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        w -= tmp
+        denom = np.sqrt(v)
+        denom /= math.sqrt(1 - b2 ** t)
+        denom += self.eps
+        w -= (self.lr / (1 - b1 ** t)) * (m / denom)

