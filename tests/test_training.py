@@ -64,7 +64,6 @@ class RecordingBar:
 @pytest.fixture
 def recorder(monkeypatch):
     """Replace both tqdm classes fit may use by RecordingBar; returns the list of bars made."""
-    pytest.importorskip("tqdm")
     import tqdm.auto
     import tqdm.std
     RecordingBar.made = []
