@@ -64,8 +64,9 @@ def contours(ax, filled: bool) -> list[ContourSet]:
 
 def boundary_vertices(ax) -> np.ndarray:
     """The vertices of the drawn decision boundary lines."""
-    (lines,) = contours(ax, filled=False)
-    return np.concatenate([p.vertices for p in lines.get_paths() if len(p.vertices)])
+    lines = contours(ax, filled=False)
+    assert lines, "no boundary drawn"
+    return np.concatenate([p.vertices for cs in lines for p in cs.get_paths() if len(p.vertices)])
 
 
 def linear_mlp(w, b, output_activation=None) -> nn.MLP:
@@ -146,10 +147,14 @@ def test_multiclass_regions_follow_the_argmax(tmp_path):
     W = np.array([[1.0, 0.0], [-0.5, 0.8], [-0.5, -0.8]])  # three directions: three sectors
     ax = plot.decision_boundary(lambda p: p @ W.T, X, y)
     assert len(points_of(ax)) == len(X)
-    (filled,) = contours(ax, filled=True)
-    np.testing.assert_array_equal(filled.levels, [-0.5, 0.5, 1.5, 2.5])
-    assert [to_hex(filled.cmap(filled.norm(i))) for i in range(3)] == list(plot.REGION_COLORS[:3])
-    assert len(contours(ax, filled=False)) == 1
+    filled = contours(ax, filled=True)
+    assert [to_hex(cs.get_facecolor()[0]) for cs in filled] == list(plot.REGION_COLORS[:3])
+    for region, inside in zip(filled, W * 0.8):            # each sector's own direction is in its region
+        assert any(path.contains_point(inside) for path in region.get_paths())
+        assert not any(path.contains_point(-inside) for path in region.get_paths())
+    top2 = np.sort(boundary_vertices(ax) @ W.T, axis=1)[:, -2:]
+    gap = top2[:, 1] - top2[:, 0]                          # on a boundary the best two scores tie:
+    assert np.median(gap) < 1e-12 and gap.max() < 0.01     # exactly, but within a grid cell of the junction
     assert point_colors(ax) == {f"class {c}": plot.CLASS_COLORS[c] for c in range(3)}
     render(ax, tmp_path, "multiclass")
 
@@ -159,11 +164,16 @@ def test_an_mlp_with_two_scores_is_multiclass(circles):
     X, y = circles
     model = nn.MLP([2, 2], rng=0)
     model.layers[0].weight.data[...] = [[-1.0, 0.0], [1.0, 0.0]]
-    model.layers[0].bias.data[...] = [0.0, 0.0]             # class 1 where x1 > 0
+    model.layers[0].bias.data[...] = [0.0, 0.5]             # class 1 where 2 x1 + 0.5 > 0
     ax = plot.decision_boundary(model, X, y)
-    (filled,) = contours(ax, filled=True)
-    np.testing.assert_array_equal(filled.levels, [-0.5, 0.5, 1.5])
-    np.testing.assert_allclose(boundary_vertices(ax)[:, 0], 0.0, atol=0.01)
+    assert [to_hex(cs.get_facecolor()[0]) for cs in contours(ax, filled=True)] == list(plot.REGION_COLORS[:2])
+    np.testing.assert_allclose(boundary_vertices(ax)[:, 0], -0.25, atol=1e-9)
+
+
+def test_a_class_that_wins_nowhere_gets_no_region(circles):
+    X, y = circles
+    ax = plot.decision_boundary(lambda p: np.c_[p[:, 0], -p[:, 0], np.full(len(p), -9.0)], X, y)
+    assert [to_hex(cs.get_facecolor()[0]) for cs in contours(ax, filled=True)] == list(plot.REGION_COLORS[:2])
 
 
 def test_labels_may_be_floats_or_a_column_and_float32_data_stays_float32(circles):

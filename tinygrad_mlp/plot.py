@@ -16,7 +16,6 @@ import numpy as np
 try:
     import matplotlib.pyplot as plt
     from matplotlib.axes import Axes
-    from matplotlib.colors import ListedColormap
 except ImportError as exc:
     raise ImportError("tinygrad_mlp.plot needs matplotlib: pip install matplotlib "
                       "(or pip install 'tinygrad_mlp[plot]')") from exc
@@ -48,7 +47,7 @@ def decision_boundary(model: Callable[[Any], Any], X: Any, y: Any, ax: Axes | No
       model logits (a linear output; for a tanh output 0 is the right threshold too). P(class 1)
       is shaded from blue to red and the 0.5 level drawn as the boundary.
     - k > 1 outputs per point: class scores (logits or probabilities); each point of the plane
-      takes the colour of its argmax class, and black lines separate the regions.
+      takes the light colour of its argmax class, and black lines separate the regions.
     """
     fn = "decision_boundary"
     X = _matrix(fn, X, cols=2)
@@ -57,7 +56,7 @@ def decision_boundary(model: Callable[[Any], Any], X: Any, y: Any, ax: Axes | No
     xx, yy, grid = _grid(X)
     z = _predict(fn, model, grid)
     if z.ndim == 2 and z.shape[1] > 1:
-        _draw_regions(fn, ax, xx, yy, z.argmax(axis=1).reshape(xx.shape), z.shape[1])
+        _draw_regions(fn, ax, xx, yy, z)
     else:
         kind = _output_kind(fn, model, output)
         p = z.reshape(xx.shape) if kind == "probability" else _sigmoid(z.reshape(xx.shape))
@@ -284,14 +283,21 @@ def _draw_probability(ax: Axes, xx: np.ndarray, yy: np.ndarray, p: np.ndarray) -
         ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=1.2)
 
 
-def _draw_regions(fn: str, ax: Axes, xx: np.ndarray, yy: np.ndarray, regions: np.ndarray, k: int) -> None:
-    """Each region in its class's light colour, black lines between regions."""
+def _draw_regions(fn: str, ax: Axes, xx: np.ndarray, yy: np.ndarray, z: np.ndarray) -> None:
+    """Each class's region (where its score beats every other) in its light colour, black lines
+    between regions. Contouring each class's margin over the best other score, not the argmax
+    labels, gives smooth boundaries instead of the grid's staircase."""
+    k = z.shape[1]
     if k > len(REGION_COLORS):
         raise ValueError(f"{fn}: at most {len(REGION_COLORS)} classes have their own colour, "
                          f"the model gives {k} scores per point")
-    ax.contourf(xx, yy, regions, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(REGION_COLORS[:k]))
-    if regions.min() != regions.max():
-        ax.contour(xx, yy, regions, levels=np.arange(k - 1) + 0.5, colors="k", linewidths=0.6)
+    for c in range(k):
+        margin = (z[:, c] - np.delete(z, c, axis=1).max(axis=1)).reshape(xx.shape)
+        if margin.max() <= 0:
+            continue                                      # this class wins nowhere in the box
+        ax.contourf(xx, yy, margin, levels=[0, margin.max() + 1], colors=[REGION_COLORS[c]])
+        if margin.min() < 0:
+            ax.contour(xx, yy, margin, levels=[0], colors="k", linewidths=0.6)
 
 
 def _strip(ax: Axes, h: np.ndarray, labels: np.ndarray, name: str, lim: tuple[float, float]) -> None:
