@@ -361,6 +361,10 @@ def test_hidden_space_errors_name_the_function(circles):
         plot.hidden_space(nn.MLP([2, 1]), X, y)
     with pytest.raises(ValueError, match=r"hidden_space: layer must be an int in \[0, 1\) .* got 1"):
         plot.hidden_space(model, X, y, layer=1)
+    with pytest.raises(ValueError, match=r"hidden_space: layer must be an int .* got -2"):
+        plot.hidden_space(model, X, y, layer=-2)
+    with pytest.raises(ValueError, match=r"hidden_space: layer must be an int .* got 0.0"):
+        plot.hidden_space(model, X, y, layer=0.0)
     with pytest.raises(ValueError, match=r"hidden_space: X must have shape \(N, 2\) with N >= 1, got \(120, 3\)"):
         plot.hidden_space(model, np.c_[X, X[:, 0]], y)
     with pytest.raises(ValueError, match=r"hidden_space: y must hold one label per row of X, shape \(120,\), got \(3,\)"):

@@ -113,8 +113,8 @@ def hidden_space(model: nn.MLP, X: Any, y: Any, layer: int = 0, ax: Axes | None 
     if n_hidden == 0:
         raise ValueError(f"{fn}: this MLP (sizes {model.sizes}) has no hidden layer")
     if not isinstance(layer, (int, np.integer)) or not -n_hidden <= layer < n_hidden:
-        raise ValueError(f"{fn}: layer must be an int in [0, {n_hidden}) for an MLP with "
-                         f"{n_hidden} hidden layer(s), got {layer!r}")
+        raise ValueError(f"{fn}: layer must be an int in [0, {n_hidden}) (or from -{n_hidden}, counted "
+                         f"from the end) for an MLP with {n_hidden} hidden layer(s), got {layer!r}")
     layer = int(layer) % n_hidden
     X = _matrix(fn, X, cols=model.layers[0].in_features)
     labels = _labels(fn, y, len(X))
