@@ -13,8 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import common
-import tinygrad_mlp as tg
-from tinygrad_mlp import datasets, nn, optim
+from tinygrad_mlp import datasets, nn, optim, plot
 
 TITLE = "2. The 2-3-1 MLP on circles"
 LR = 0.05
@@ -28,32 +27,12 @@ def fit_mlp(X: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int = 
     return model, losses, acc
 
 
-def hidden_space(model: nn.MLP, X: np.ndarray) -> np.ndarray:
-    """h = sigma(Wx + b): the data as the output unit sees it."""
-    with tg.no_grad():
-        return model.layers[0](tg.Tensor(X)).sigmoid().numpy()
-
-
 def plot_projection(out: Path, model: nn.MLP, X: np.ndarray, y: np.ndarray) -> str:
-    """3-D scatter of h with the output unit's plane w_m·h + b_m = 0."""
-    H = hidden_space(model, X)
-    fig = plt.figure(figsize=(6.5, 5.5))
-    ax = fig.add_subplot(projection="3d")
-    for c in (0, 1):
-        m = y == c
-        ax.scatter(*H[m].T, s=14, c=common.CLASS_COLORS[c], edgecolors="k", linewidths=0.3, label=f"class {c}")
-    wm, bm = model.layers[1].weight.data[0], float(model.layers[1].bias.data[0])
-    k = int(np.argmax(np.abs(wm)))        # solve the plane for the coordinate it depends on most
-    others = [i for i in range(3) if i != k]
-    u, v = np.meshgrid(np.linspace(0, 1, 12), np.linspace(0, 1, 12))
-    w = -(bm + wm[others[0]] * u + wm[others[1]] * v) / wm[k]
-    w = np.where((w >= 0) & (w <= 1), w, np.nan)
-    coords = {others[0]: u, others[1]: v, k: w}
-    ax.plot_surface(coords[0], coords[1], coords[2], alpha=0.25, color="grey")
-    ax.set(xlabel="$h_1$", ylabel="$h_2$", zlabel="$h_3$", xlim=(0, 1), ylim=(0, 1), zlim=(0, 1),
-           title=r"The data in the learned hidden space $h=\sigma(Wx+b)$" "\n" r"and the output unit's plane $w_m^Th+b_m=0$")
-    ax.legend(loc="upper left", fontsize=8)
-    return common.save(fig, out, "circles_projection.png")
+    """Seed 002's picture: the data at h = sigma(Wx + b), with the output unit's plane."""
+    ax = plot.hidden_space(model, X, y)
+    ax.set_title(r"The data in the learned hidden space $h=\sigma(Wx+b)$" "\n"
+                 r"and the output unit's plane $w_m^Th+b_m=0$")
+    return common.save(ax.figure, out, "circles_projection.png")
 
 
 def plot_hidden_lines(out: Path, model: nn.MLP, X: np.ndarray, y: np.ndarray) -> str:
@@ -72,20 +51,17 @@ def plot_hidden_lines(out: Path, model: nn.MLP, X: np.ndarray, y: np.ndarray) ->
 
 
 def plot_boundary(out: Path, model: nn.MLP, X: np.ndarray, y: np.ndarray, acc: float) -> str:
-    fig, ax = plt.subplots(figsize=(5.2, 5.2))
-    common.plot_decision(ax, common.binary_predict(model), X, y,
-                         title=f"Decision boundary of the 2-3-1 MLP (accuracy {acc:.1%})")
+    ax = plot.decision_boundary(model, X, y)
+    ax.set_title(f"Decision boundary of the 2-3-1 MLP (accuracy {acc:.1%})")
     ax.legend(loc="upper right", fontsize=8)
-    return common.save(fig, out, "circles_decision_boundary.png")
+    return common.save(ax.figure, out, "circles_decision_boundary.png")
 
 
 def plot_loss(out: Path, losses: list[float]) -> str:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(losses)
-    ax.set(yscale="log", xlabel="epoch (full batch)", ylabel="binary cross-entropy",
+    ax = plot.loss_curve(losses)
+    ax.set(xlabel="epoch (full batch)", ylabel="binary cross-entropy",
            title=f"Training loss of the 2-3-1 MLP (Adam, lr={LR})")
-    ax.grid(alpha=0.3)
-    return common.save(fig, out, "circles_loss.png")
+    return common.save(ax.figure, out, "circles_loss.png")
 
 
 def plot_progression(out: Path, X: np.ndarray, y: np.ndarray, sizes: list[int], epochs: int) -> tuple[str, dict]:
@@ -97,7 +73,8 @@ def plot_progression(out: Path, X: np.ndarray, y: np.ndarray, sizes: list[int], 
     for ax, h in zip(axes.flat, sizes):
         model, _, acc = fit_mlp(X, y, h, epochs)
         accs[h] = acc
-        common.plot_decision(ax, common.binary_predict(model), X, y, n=120)
+        plot.decision_boundary(model, X, y, ax=ax)
+        ax.get_legend().remove()                      # ten small panels: no room for a legend
         ax.set_title(f"{h} hidden units, acc {acc:.0%}", fontsize=10)
         ax.set(xlabel="", ylabel="", xticks=[], yticks=[])
     for ax in axes.flat[len(sizes):]:

@@ -1,4 +1,5 @@
-"""Shared helpers for the demos: results, figure saving, decision-boundary drawing, training.
+"""Shared helpers for the demos: results, figure saving, the few drawings `tinygrad_mlp.plot`
+does not make (points with a line, a grid for animations), training.
 
 Every demo module exposes `run(out: Path, fast: bool = False) -> Result` and ends with
 `if __name__ == "__main__": common.main(run)`, so it runs alone or from `run_all.py`.
@@ -19,13 +20,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
 
 import tinygrad_mlp as tg  # noqa: E402
+from tinygrad_mlp.plot import CLASS_COLORS  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
-CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-REGION_COLORS = ["#c6dbef", "#fcbba1", "#c7e9c0", "#dadaeb", "#fdd0a2"]
 DPI = 110
 
 
@@ -115,7 +114,7 @@ def render_graph(dot: Any, out: Path, stem: str) -> list[str]:
 
 
 def scatter_classes(ax: plt.Axes, X: np.ndarray, y: np.ndarray, size: float = 18, **kw: Any) -> None:
-    """Data points coloured by class, with a legend entry per class."""
+    """Data points coloured by class (the colours of `tinygrad_mlp.plot`), a legend entry each."""
     for c in np.unique(y):
         m = y == c
         ax.scatter(X[m, 0], X[m, 1], s=size, c=CLASS_COLORS[int(c)], edgecolors="k",
@@ -127,35 +126,6 @@ def grid_points(X: np.ndarray, n: int = 200, pad: float = 0.25) -> tuple[np.ndar
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
     return xx, yy, np.c_[xx.ravel(), yy.ravel()]
-
-
-def plot_decision(ax: plt.Axes, predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
-                  y: np.ndarray, title: str = "", n: int = 200, points: bool = True) -> None:
-    """Decision regions of a classifier over the data's box.
-
-    `predict(points)` returns P(class 1) of shape (m,) or (m, 1) for a binary classifier, or class
-    scores of shape (m, k) for k > 1 classes. Binary: the probability shaded, the 0.5 level drawn
-    as the boundary; multi-class: each region in its class's light colour.
-    """
-    xx, yy, pts = grid_points(X, n)
-    with tg.no_grad():
-        z = np.asarray(predict(pts))
-    if z.ndim == 2 and z.shape[1] > 1:
-        regions = z.argmax(axis=1).reshape(xx.shape)
-        k = z.shape[1]
-        ax.contourf(xx, yy, regions, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(REGION_COLORS[:k]))
-        ax.contour(xx, yy, regions, levels=np.arange(k) + 0.5, colors="k", linewidths=0.6)
-    else:
-        p = z.reshape(xx.shape)
-        ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45, vmin=0, vmax=1)
-        if p.min() < 0.5 < p.max():
-            ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=1.2)
-    if points:
-        scatter_classes(ax, X, y, size=14)
-    ax.set(xlim=(xx.min(), xx.max()), ylim=(yy.min(), yy.max()), xlabel="$x_1$", ylabel="$x_2$")
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title)
 
 
 def draw_line(ax: plt.Axes, w: np.ndarray, b: float, label: str | None = None, **kw: Any) -> None:

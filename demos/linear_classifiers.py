@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import common
-from tinygrad_mlp import datasets, nn, optim
+from tinygrad_mlp import datasets, nn, optim, plot
 
 TITLE = "1. Linear classifiers and their limit"
 BLOB_CENTERS = [[-1.5, -1.0], [1.5, 1.0]]     # close enough for a few noisy points to cross
@@ -40,7 +40,8 @@ def phi(X: np.ndarray) -> np.ndarray:
 def plot_linear(out: Path, name: str, model: nn.Linear, X: np.ndarray, y: np.ndarray,
                 title: str) -> str:
     fig, ax = plt.subplots(figsize=(5, 5))
-    common.plot_decision(ax, common.binary_predict(model), X, y, title=title)
+    plot.decision_boundary(model, X, y, ax=ax)
+    ax.set_title(title)
     common.draw_line(ax, *line_of(model), color="k", lw=1.5, label="$w^Tx+b=0$")
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
     return common.save(fig, out, name)
@@ -56,9 +57,8 @@ def plot_phi(out: Path, model: nn.Linear, X: np.ndarray, y: np.ndarray, acc: flo
            xlabel="$x_1^2$", ylabel="$x_2^2$", title=r"in $\phi$-space: a line separates them")
     common.draw_line(a1, *line_of(model), color="k", lw=1.5, label=r"$w^T\phi(x)+b=0$")
     a1.legend(loc="upper right", fontsize=8)
-    predict = common.binary_predict(model)
-    common.plot_decision(a2, lambda pts: predict(phi(pts)), X, y,
-                         title=f"back in input space (accuracy {acc:.1%})")
+    plot.decision_boundary(lambda pts: model(phi(pts)), X, y, ax=a2)    # the model's logit at phi(x)
+    a2.set_title(f"back in input space (accuracy {acc:.1%})")
     return common.save(fig, out, "linear_phi.png")
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 import common
 import tinygrad_mlp as tg
-from tinygrad_mlp import datasets, nn, optim
+from tinygrad_mlp import datasets, nn, optim, plot
 
 TITLE = "3. Why the non-linearity"
 
@@ -47,10 +47,11 @@ def run(out: Path, fast: bool = False) -> common.Result:
     res.note("identity net minus its collapsed line, max abs", err)
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 5))
-    common.plot_decision(a1, common.binary_predict(lin_model), X, y,
-                         title=f"identity activations: a line (accuracy {lin_acc:.1%})")
-    common.plot_decision(a2, common.binary_predict(sig_model), X, y,
-                         title=f"sigmoid activations (accuracy {sig_acc:.1%})")
+    plot.decision_boundary(lin_model, X, y, ax=a1)
+    a1.set_title(f"identity activations: a line (accuracy {lin_acc:.1%})")
+    a1.get_legend().remove()                          # one legend for both panels
+    plot.decision_boundary(sig_model, X, y, ax=a2)
+    a2.set_title(f"sigmoid activations (accuracy {sig_acc:.1%})")
     a2.legend(loc="upper right", fontsize=8)
     fig.suptitle("The same 2-3-1 network, trained the same way", fontsize=13)
     res.add(common.save(fig, out, "nonlinearity.png"),

@@ -14,7 +14,7 @@ import numpy as np
 
 import common
 import tinygrad_mlp as tg
-from tinygrad_mlp import datasets, nn, optim
+from tinygrad_mlp import datasets, nn, optim, plot
 from tinygrad_mlp import functional as F
 
 TITLE = "8. Multi-class with ReLU and softmax"
@@ -35,13 +35,6 @@ def fit(X: np.ndarray, y: np.ndarray, make_opt, epochs: int) -> tuple[nn.MLP, li
     return model, losses, acc
 
 
-def logits_fn(model: nn.MLP):
-    def predict(pts: np.ndarray) -> np.ndarray:
-        with tg.no_grad():
-            return model(tg.Tensor(pts)).numpy()
-    return predict
-
-
 def run(out: Path, fast: bool = False) -> common.Result:
     res = common.Result(TITLE)
     X, y = datasets.spiral(n=300, classes=3)
@@ -57,17 +50,17 @@ def run(out: Path, fast: bool = False) -> common.Result:
     best = min(curves, key=lambda k: curves[k][0][-1])
     acc = curves[best][1]
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
-    common.plot_decision(ax, logits_fn(models[best]), X, y, title=f"2-{HIDDEN}-3 ReLU MLP, {best}: accuracy {acc:.1%}")
+    plot.decision_boundary(models[best], X, y, ax=ax)
+    ax.set_title(f"2-{HIDDEN}-3 ReLU MLP, {best}: accuracy {acc:.1%}")
     ax.legend(loc="upper right", fontsize=8)
     res.add(common.save(fig, out, "spiral_regions.png"),
             f"Decision regions on the spiral after softmax cross-entropy training with {best} (accuracy {acc:.1%}).")
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name, (losses, a) in curves.items():
-        ax.plot(losses, label=f"{name}: final {losses[-1]:.3f}, accuracy {a:.1%}")
-    ax.set(yscale="log", xlabel="epoch (full batch)", ylabel="cross-entropy",
+        plot.loss_curve(losses, ax=ax, label=f"{name}: final {losses[-1]:.3f}, accuracy {a:.1%}")
+    ax.set(xlabel="epoch (full batch)", ylabel="cross-entropy",
            title="The same network and initial weights, three optimisers")
-    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     res.add(common.save(fig, out, "spiral_optimizers.png"),
             "Loss curves of SGD, SGD with momentum and Adam on the spiral, from the same initial weights.")

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import common
-from tinygrad_mlp import datasets, nn, optim
+from tinygrad_mlp import datasets, nn, optim, plot
 
 TITLE = "7. Initialisation and symmetry"
 CONSTANT = 0.5
@@ -66,8 +66,8 @@ def run(out: Path, fast: bool = False) -> common.Result:
         res.note(f"{init} init: accuracy", acc)
         label = f"all weights = {CONSTANT}" if init == "constant" else "random (uniform) weights"
         plot_trace(axes[0, col], trace, every, f"{label}: max |unit k - unit 1| = {spread:.3g}")
-        common.plot_decision(axes[1, col], common.binary_predict(model), X, y,
-                             title=f"{init} init: accuracy {acc:.1%}")
+        plot.decision_boundary(model, X, y, ax=axes[1, col])
+        axes[1, col].set_title(f"{init} init: accuracy {acc:.1%}")
     axes[0, 0].legend(fontsize=7, ncol=3, loc="best")
     fig.suptitle("Hidden units of a 2-3-1 MLP during training: equal weights stay equal", fontsize=13)
     fig.tight_layout()

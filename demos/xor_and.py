@@ -18,7 +18,7 @@ from matplotlib.animation import PillowWriter
 
 import common
 import tinygrad_mlp as tg
-from tinygrad_mlp import datasets, nn, optim
+from tinygrad_mlp import datasets, nn, optim, plot
 from tinygrad_mlp import functional as F
 
 TITLE = "5. XOR and AND"
@@ -71,10 +71,9 @@ def prob_fn(model: nn.MLP):
 def plot_boundaries(out: Path, runs: dict) -> str:
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 5))
     for ax, (name, (model, X, t, err, cm)) in zip(axes, runs.items()):
-        common.plot_decision(ax, prob_fn(model), X, t, n=200, points=False)
-        common.scatter_classes(ax, X, t, size=160)
+        plot.decision_boundary(model, X, t, ax=ax)    # sigmoid output: boundary at 0.5
         ax.set_title(f"{name}: error {err:.3g}, confusion {cm.tolist()}", fontsize=10)
-        ax.legend(loc="center", fontsize=8)
+        ax.legend(loc="center", fontsize=8, markerscale=0.4)
     fig.suptitle(f"2-2-1 sigmoid MLPs after {EPOCHS} epochs of gradient descent (lr = 1)", fontsize=12)
     return common.save(fig, out, "xor_and_boundary.png")
 

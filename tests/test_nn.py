@@ -1,7 +1,5 @@
 """nn: registration, traversal, the running-module marker, init rules, Linear/MLP/Sequential,
-state_dict round trips and errors, repr, and the fit() helper."""
-import io
-
+state_dict round trips and errors, repr (fit() is tested in test_training.py)."""
 import numpy as np
 import pytest
 
@@ -264,37 +262,6 @@ def test_repr_reads_like_pytorch():
         ")")
     assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
     assert repr(nn.Parameter([1.0])).startswith("Parameter containing:\nTensor([1.]")
-
-
-# ------------------------------------------------------------------ fit
-def test_fit_trains_and_is_silent_off_terminal():
-    X, y = tg.datasets.blobs(n=80, centers=[[-2.0, 0.0], [2.0, 0.0]], std=0.5, rng=0)
-    model = nn.MLP([2, 1], rng=0)
-    opt = optim.SGD(model.parameters(), lr=0.5)
-    stream = io.StringIO()
-    hist = tg.training.fit(model, lambda out, t: F.binary_cross_entropy_with_logits(out, t.reshape(-1, 1)),
-                           opt, X, y, epochs=20, batch_size=16, rng=0, stream=stream)
-    assert len(hist) == 20 and hist[-1] < hist[0] / 4 and stream.getvalue() == ""
-    shown = io.StringIO()
-    tg.training.fit(model, lambda out, t: F.mse_loss(out, t.reshape(-1, 1)), opt, X, y,
-                    epochs=2, progress=True, stream=shown)
-    assert "epoch 2/2" in shown.getvalue()
-
-
-def test_fit_full_batch_equals_a_hand_written_loop():
-    X, y = tg.datasets.xor()
-    a, b = nn.MLP([2, 3, 1], rng=0), nn.MLP([2, 3, 1], rng=0)
-    loss = lambda out, t: F.mse_loss(out, t.reshape(-1, 1))
-    hist = tg.training.fit(a, loss, optim.SGD(a.parameters(), lr=0.5), X, y, epochs=5, shuffle=False)
-    opt = optim.SGD(b.parameters(), lr=0.5)
-    manual = []
-    for _ in range(5):
-        opt.zero_grad()
-        out = loss(b(X), y)
-        out.backward()
-        opt.step()
-        manual.append(out.item())
-    np.testing.assert_allclose(hist, manual, rtol=1e-14)
 
 
 def test_mlp_sizes_must_be_positive_ints():

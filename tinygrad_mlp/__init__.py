@@ -18,11 +18,11 @@ from . import nn, optim, datasets, functional, training
 from .serialization import save, load
 
 __version__ = "0.1.0"
-_LAZY = ("viz",)
+_LAZY = ("viz", "plot")
 
 
 def __getattr__(name: str) -> Any:
-    """`tg.viz` imports the viz package (and graphviz) on first use."""
+    """`tg.viz` and `tg.plot` import their package (and graphviz or matplotlib) on first use."""
     if name in _LAZY:
         import importlib
         return importlib.import_module(f".{name}", __name__)
