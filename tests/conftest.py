@@ -27,3 +27,15 @@ def raw_grad_dtypes(monkeypatch):
 
     monkeypatch.setattr(engine, "_accumulate", spy)
     return seen
+
+
+@pytest.fixture
+def no_gc():
+    """Only reference counting may free things: a graph kept alive by a cycle would leak."""
+    import gc
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -12,6 +12,7 @@ Kinks and ties are kept out by the strategies, never by loosening tolerances.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -355,3 +356,33 @@ def test_functional_forms_match_methods(name: str) -> None:
 def test_clip_functional_form() -> None:
     x = np.array([-2.0, 0.5, 2.0])
     np.testing.assert_array_equal(tg.clip(x, -1.0, 1.0).data, [-1.0, 0.5, 1.0])
+
+
+# ------------------------------------------------------------------ numerical stability
+STABLE: dict[str, tuple[Callable[[Tensor], Tensor], list, list]] = {
+    # name: (op, value at [-1e4, 0, 1e4], d sum(op) / dx there)
+    "sigmoid": (lambda x: x.sigmoid(), [0.0, 0.5, 1.0], [0.0, 0.25, 0.0]),
+    "softplus": (lambda x: x.softplus(), [0.0, np.log(2.0), 1e4], [0.0, 0.5, 1.0]),
+    "logsumexp": (lambda x: x.logsumexp(), 1e4, [0.0, 0.0, 1.0]),
+    "log_softmax": (lambda x: x.log_softmax(), [-2e4, -1e4, 0.0], [1.0, 1.0, -2.0]),
+    "softmax": (lambda x: x.softmax(), [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(STABLE))
+def test_extreme_inputs_are_finite_correct_and_warning_free(name: str, dtype: Any) -> None:
+    """At ±1e4 nothing overflows and no NumPy warning is emitted. Underflow (e^-1e4 -> 0) is
+    the correct result and ignored, as NumPy does by default."""
+    op, value, grad = STABLE[name]
+    x = Tensor(np.array([-1e4, 0.0, 1e4], dtype=dtype), requires_grad=True)
+    with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+        warnings.simplefilter("error")
+        y = op(x)
+        y.sum().backward()
+    assert y.dtype == dtype and x.grad.dtype == dtype
+    assert np.isfinite(y.data).all() and np.isfinite(x.grad.data).all()
+    np.testing.assert_allclose(y.data, value, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.data, grad, atol=1e-6)
+
+

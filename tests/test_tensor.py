@@ -10,6 +10,7 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import Tensor
+from helpers import leaf
 
 
 @pytest.fixture
@@ -253,3 +254,32 @@ def test_array_protocol_copy_false_refuses_a_converting_copy() -> None:
     with pytest.raises(ValueError, match="copy=False"):
         np.array(t, dtype=np.float32, copy=False)
     assert np.array(t, copy=True) is not t.data
+
+
+def test_detach_shares_data_and_cuts_the_graph() -> None:
+    x = leaf(3)
+    h = x * 3.0
+    d = h.detach()
+    assert np.shares_memory(d.data, h.data) and not d.requires_grad and d.is_leaf
+    (d * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, d.data)      # no gradient through d
+
+
+def test_requires_grad_() -> None:
+    t = Tensor([1.0, 2.0])
+    assert t.requires_grad_() is t and t.requires_grad and t.is_leaf
+    (t * t).sum().backward()
+    np.testing.assert_allclose(t.grad.data, [2.0, 4.0])
+    with pytest.raises(TypeError):
+        Tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="detach"):
+        (t * 2.0).requires_grad_(False)
+
+
+
+@pytest.mark.parametrize("data", [[1, 2], True, np.arange(3), np.array([True, False])])
+def test_integer_and_bool_data_cannot_require_grad(data: Any) -> None:
+    with pytest.raises(TypeError):
+        Tensor(data, requires_grad=True)
+
+

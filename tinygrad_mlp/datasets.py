@@ -107,6 +107,8 @@ def blobs(n: int = 200, centers: Any = 2, std: float = 1.0, box: tuple[float, fl
 def spiral(n: int = 300, classes: int = 3, noise: float = 0.2, rng: Any = 0) -> tuple[np.ndarray, np.ndarray]:
     """CS231n's spiral: class c has points r (sin θ, cos θ) with r equally spaced in [0, 1] and
     θ equally spaced in [4c, 4(c+1)] plus Gaussian `noise` (on the angle, in radians)."""
+    if not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise ValueError(f"spiral: classes must be a positive int, got {classes!r}")
     _check_n(n, classes, "spiral")
     _check_noise(noise, "spiral")
     gen = generator(rng)

@@ -73,10 +73,13 @@ def axes(ndim: int) -> st.SearchStrategy[Any]:
 
 def _pieces(lo: float, hi: float, avoid: Iterable[float], margin: float) -> list[tuple[float, float]]:
     """[lo, hi] minus the open intervals (p - margin, p + margin) around each avoided point."""
+    if lo > hi:
+        raise ValueError(f"elements: lo={lo} is above hi={hi}")
     pieces, start = [], lo
     for p in sorted(avoid):
-        if p - margin > start:
-            pieces.append((start, p - margin))
+        end = min(p - margin, hi)
+        if end > start:
+            pieces.append((start, end))
         start = max(start, p + margin)
     if hi > start:
         pieces.append((start, hi))
