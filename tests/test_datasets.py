@@ -84,3 +84,9 @@ def test_batches_accept_lists_when_shuffling():
     got = list(datasets.batches([[1, 2], [3, 4], [5, 6]], [0, 1, 0], batch_size=2, rng=0))
     assert [xb.shape for xb, _ in got] == [(2, 2), (1, 2)]
     assert sorted(int(v) for _, yb in got for v in yb) == [0, 0, 1]
+
+
+@pytest.mark.parametrize("classes", [0, -1, 1.5])
+def test_spiral_with_no_classes_is_a_clear_error(classes):
+    with pytest.raises(ValueError, match="spiral: classes must be a positive int"):
+        datasets.spiral(n=10, classes=classes)

@@ -306,3 +306,170 @@ def test_grad_outputs_must_match_outputs() -> None:
     np.testing.assert_array_equal(tg.grad(outs, [a])[0].data, [5.0, 5.0])
 
 
+
+
+# ------------------------------------------------------------------ version counters
+def test_changing_a_saved_input_in_place_refuses_backward_naming_op_and_versions() -> None:
+    """retain_graph, opt.step(), backward again: the step changed the weight Mul saved."""
+    w = tg.nn.Parameter(np.array([1.0, 2.0]))
+    x = Tensor([3.0, 4.0])
+    loss = (w * x).sum() * (w * w).sum()
+    loss.backward(retain_graph=True)
+    tg.optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match=r"Mul saved its input \d .*version 0.*now at version 1"):
+        loss.backward()
+
+
+def test_changing_a_saved_output_in_place_refuses_backward() -> None:
+    x = leaf(3)
+    y = x.exp()                          # Exp saves its output
+    z = (y + 2.0).sum()                  # Add saves nothing
+    with tg.no_grad():
+        y += 1.0
+    with pytest.raises(RuntimeError, match="Exp saved its output"):
+        z.backward()
+
+
+def test_changing_an_input_an_op_did_not_save_is_fine() -> None:
+    """Add saves nothing: an in-place change of its input (under no_grad) does not matter."""
+    x = leaf(3)
+    h = x * 2.0
+    y = (h + 1.0).sum()
+    with tg.no_grad():
+        h += 5.0
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 2.0)
+
+
+def test_a_view_shares_the_version_counter() -> None:
+    x = leaf(2, 3)
+    a = Tensor(np.ones((2, 3)))
+    y = (x * a).sum()                    # Mul saves a
+    with tg.no_grad():
+        v = a[0]
+        v += 1.0                         # changes a through the view
+    assert a._version == 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+# ------------------------------------------------------------------ recorded in-place ops
+def test_inplace_add_on_a_graph_tensor_is_recorded_and_in_place() -> None:
+    w = leaf(3)
+    h = w * 2.0
+    data = h.data
+    h += w                                # h = 2w + w, same array
+    assert h.data is data and h.op == "Add" and h._version == 1
+    h.sum().backward()
+    np.testing.assert_allclose(w.grad.data, 3.0)
+
+
+def test_users_recorded_before_an_inplace_op_keep_the_old_history() -> None:
+    """y used h before `h += w`; its gradient must flow through h's old history only
+    (PyTorch's semantics), and z, recorded after, through the new one."""
+    w = leaf(3)
+    h = w * 2.0
+    y = (h + 0.0).sum()                   # Add saves nothing, so the change is allowed
+    h += w
+    z = (h + 0.0).sum()
+    tg.grad(y, w, retain_graph=True)
+    (gy,) = tg.grad(y, w, retain_graph=True)
+    (gz,) = tg.grad(z, w)
+    np.testing.assert_allclose(gy.data, 2.0)
+    np.testing.assert_allclose(gz.data, 3.0)
+
+
+def test_inplace_mul_with_an_operand_that_requires_grad() -> None:
+    w = leaf(2)
+    x = Tensor([1.0, 2.0])
+    x *= w
+    assert x.requires_grad and x.op == "Mul"
+    x.sum().backward()
+    np.testing.assert_allclose(w.grad.data, [1.0, 2.0])
+
+
+# ------------------------------------------------------------------ tg.grad and create_graph
+def test_grad_of_an_intermediate_leaves_the_rest_of_the_graph_alone() -> None:
+    x = leaf(3)
+    h = x.tanh()
+    y = (h * h).sum()
+    (gh,) = tg.grad(y, h, retain_graph=True)
+    np.testing.assert_allclose(gh.data, 2 * h.data)
+    y.backward()                          # the part below h was neither run nor freed
+    np.testing.assert_allclose(x.grad.data, 2 * np.tanh(x.data) * (1 - np.tanh(x.data) ** 2))
+
+
+def test_grad_without_retain_frees_only_the_part_it_ran() -> None:
+    x = leaf(3)
+    h = x.tanh()
+    y = (h * 3.0).sum()
+    tg.grad(y, h)                                   # frees the nodes between y and h
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    (gx,) = tg.grad(h.sum(), x)                     # h's own node was never run: still there
+    np.testing.assert_allclose(gx.data, 1 - np.tanh(x.data) ** 2)
+
+
+def test_create_graph_gives_each_leaf_its_own_writable_grad() -> None:
+    a, b = leaf(3), leaf(3)
+    (a + b).sum().backward(create_graph=True)
+    assert a.grad is not b.grad and not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data[...] = 7.0                        # writable, and b's is unaffected
+    np.testing.assert_array_equal(b.grad.data, 1.0)
+    x = leaf(2, 3)
+    x.sum().backward(create_graph=True)           # the gradient is a broadcast: copied
+    x.grad.data[0, 0] = 5.0
+
+
+def test_create_graph_with_a_float32_parameter_and_float64_data() -> None:
+    w = tg.nn.Parameter(np.array([0.5, -1.0], dtype=np.float32))
+    x = Tensor(np.array([2.0, 3.0]))               # float64
+    loss = ((w * x) ** 2).sum()
+    loss.backward(create_graph=True)
+    assert w.grad.dtype == np.float32 and w.grad.requires_grad
+    (hv,) = tg.grad(w.grad.sum(), w)
+    np.testing.assert_allclose(hv.data, 2 * x.data ** 2, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+def test_anomaly_under_create_graph_names_the_users_op() -> None:
+    x = Tensor([0.0, 1.0], requires_grad=True)
+    with tg.detect_anomaly():
+        y = x.sqrt()                              # backward 1 / (2 sqrt x) is inf at 0
+        with pytest.raises(FloatingPointError, match=r"^Sqrt .*test_engine.py"):
+            tg.grad(y.sum(), x, create_graph=True)
+
+
+# ------------------------------------------------------------------ memory after backward
+def test_a_kept_loss_holds_its_value_and_nothing_else(no_gc: None) -> None:
+    model = tg.nn.MLP([4, 8, 3], activation="relu", rng=0)
+    x = np.ones((5, 4))
+    loss = tg.functional.cross_entropy(model(x), np.array([0, 1, 2, 0, 1]))
+    hidden = loss.grad_fn.parents[0]
+    ref = weakref.ref(hidden)
+    del hidden
+    loss.backward()
+    assert ref() is None                          # activations died with the graph
+    assert loss.grad_fn.parents == () and not loss.grad_fn.__dict__
+    assert loss.item() > 0
+
+
+def test_memory_of_kept_losses_is_flat() -> None:
+    """20 losses of a 784-512-512-10 float32 model kept after backward (tracemalloc)."""
+    import tracemalloc
+    model = tg.nn.MLP([784, 512, 512, 10], activation="relu", rng=0, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = []
+        for _ in range(20):
+            X = rng.standard_normal((256, 784), dtype=np.float32)
+            loss = tg.functional.cross_entropy(model(X), rng.integers(0, 10, 256))
+            loss.backward()
+            kept.append(loss)
+        grads = sum(p.grad.data.nbytes for p in model.parameters())
+        held = tracemalloc.get_traced_memory()[0] - before - grads
+    finally:
+        tracemalloc.stop()
+    assert held < 8 * 2 ** 20, f"{held / 2 ** 20:.1f} MB held by 20 kept losses"

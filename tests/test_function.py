@@ -139,3 +139,51 @@ def test_shape_errors_name_the_op_once() -> None:
         F.linear(tg.Tensor(np.ones((4, 5))), tg.Tensor(np.ones((3, 4))))
     assert str(err.value).startswith("linear: input of shape (4, 5)") and "Linear:" not in str(err.value)
 
+
+
+# ------------------------------------------------------------------ saved values
+class ExpSavingIntermediate(tg.Function):
+    """Saves exp(x), an intermediate (neither input nor output): fine once, wrong twice."""
+    @staticmethod
+    def forward(ctx, x):
+        e = np.exp(x)
+        ctx.save_for_backward(e)
+        return e * 2.0
+
+    @staticmethod
+    def backward(ctx, g):
+        (e,) = ctx.saved_tensors
+        return g * e * 2.0
+
+
+def test_a_function_that_saved_an_intermediate_refuses_create_graph() -> None:
+    x = Tensor([0.5, -1.0], requires_grad=True)
+    y = ExpSavingIntermediate.apply(x).sum()
+    (g,) = tg.grad(y, x, retain_graph=True)                        # first order: right
+    np.testing.assert_allclose(g.data, 2 * np.exp(x.data))
+    with pytest.raises(RuntimeError, match="ExpSavingIntermediate can only be differentiated once"):
+        tg.grad(y, x, create_graph=True)
+
+
+def test_built_in_ops_never_save_intermediates() -> None:
+    """Every op's saved values are inputs or its output, so create_graph is exact for all."""
+    x = Tensor(np.array([[0.3, -0.2], [1.1, 0.4]]), requires_grad=True)
+    for f in (lambda x: x.abs(), lambda x: x.relu(), lambda x: x.leaky_relu(0.1),
+              lambda x: x.clip(-0.1, 0.5), lambda x: x.max(axis=1), lambda x: tg.maximum(x, 0.35),
+              lambda x: tg.functional.cross_entropy(x, np.array([0, 1])),
+              lambda x: tg.functional.mse_loss(x, np.zeros((2, 2)))):
+        tg.grad(f(x).sum(), x, create_graph=True)
+
+
+def test_apply_takes_ndarrays_and_scalars_as_constants() -> None:
+    """Regression: a raw ndarray input failed with a confusing error (ndarray.data is a
+    memoryview); ndarrays and Python scalars are constants."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    out = ScaledSquare.apply(x, np.array([3.0, 4.0]))
+    assert out.requires_grad and out.grad_fn.parents[1].requires_grad is False
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [6.0, 16.0])
+    from tinygrad_mlp import ops
+    y = ops.Mul.apply(np.array([2.0]), 3.0)
+    np.testing.assert_array_equal(y.data, [6.0])
+    assert not y.requires_grad

@@ -189,3 +189,12 @@ def test_gradcheck_refuses_to_check_nothing() -> None:
     """Regression: with no input requiring grad it returned True having compared nothing."""
     with pytest.raises(ValueError, match="no input has requires_grad"):
         tg.gradcheck(_wrong_fn, [t.detach() for t in _inputs()])
+
+
+def test_gradcheck_on_a_non_contiguous_input() -> None:
+    """Regression: the input was perturbed through a reshaped copy, so a transposed Tensor gave
+    a numerical gradient of zero and a false mismatch."""
+    x = Tensor(np.arange(6.0).reshape(2, 3).T, requires_grad=True)     # Fortran-ordered view
+    assert not x.data.flags.c_contiguous
+    assert tg.gradcheck(lambda x: (x * x).sum(), [x])
+    assert tg.gradgradcheck(lambda x: (x * x * x).sum(), [x])

@@ -258,3 +258,23 @@ def test_mean_of_an_empty_batch_is_nan_without_warnings(loss):
         out = loss(x)
         out.backward()
     assert np.isnan(out.item()) and x.grad.shape == (0, 3)
+
+
+# ------------------------------------------------------------------ edge cases found by probing
+@pytest.mark.parametrize("loss", [F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_losses_of_0d_inputs(loss, reduction):
+    p = Tensor(0.25, requires_grad=True)
+    out = loss(p, 1.0, reduction=reduction)
+    assert out.shape == () and np.isfinite(out.item())
+    out.backward()
+    assert p.grad.shape == () and np.isfinite(p.grad.item())
+    assert tg.gradcheck(lambda p: loss(p, Tensor(1.0), reduction=reduction), [p])
+
+
+def test_cross_entropy_refuses_float_class_labels_and_no_classes():
+    z = Tensor(np.zeros((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"class indices must be integers, got dtype float64"):
+        F.cross_entropy(z, np.array([0.0, 2.0]))
+    with pytest.raises(ValueError, match=r"\(2, 0\) have no classes"):
+        F.cross_entropy(Tensor(np.zeros((2, 0))), np.array([0, 0]))

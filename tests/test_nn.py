@@ -268,3 +268,27 @@ def test_mlp_sizes_must_be_positive_ints():
     for bad in ([2.7, 1], [2, 0, 1], [True, 1]):
         with pytest.raises(ValueError, match="positive ints"):
             nn.MLP(bad)
+
+
+# ------------------------------------------------------------------ modes, pickle, deepcopy
+def test_train_and_eval_set_training_everywhere():
+    model = nn.MLP([2, 3, 1], rng=0)
+    assert model.training and all(m.training for m in model.modules())
+    assert model.eval() is model and not any(m.training for m in model.modules())
+    assert model.train() is model and all(m.training for m in model.modules())
+    model.layers[0].train(False)
+    assert not model.layers[0].training and model.training
+
+
+def test_models_pickle_and_deepcopy_after_a_forward_pass():
+    """Regression: modules kept a weakref to their caller, so pickling failed after a forward
+    and deepcopy shared state."""
+    import copy
+    import pickle
+    model = nn.MLP([2, 4, 1], activation="tanh", rng=0)
+    x = np.array([[0.5, -1.0], [2.0, 0.1]])
+    out = model(x)
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        np.testing.assert_array_equal(clone(x).data, out.data)
+        clone.layers[0].weight.data[...] = 0.0
+        assert not np.array_equal(model.layers[0].weight.data, 0.0)

@@ -12,6 +12,7 @@ Kinks and ties are kept out by the strategies, never by loosening tolerances.
 """
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import Any, Callable
 
@@ -386,3 +387,89 @@ def test_extreme_inputs_are_finite_correct_and_warning_free(name: str, dtype: An
     np.testing.assert_allclose(x.grad.data, grad, atol=1e-6)
 
 
+
+
+# ------------------------------------------------------------------ edge cases found by probing
+def test_transpose_with_an_out_of_range_axis_is_an_error() -> None:
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"transpose: axis 2 is out of range"):
+        x.transpose(0, 2)
+    with pytest.raises(ValueError, match="not a permutation"):
+        x.transpose(0, 0)
+    with pytest.raises(ValueError, match="not a permutation"):
+        x.transpose(0, 1, 2)
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "logsumexp"])
+def test_reduction_axis_errors_name_the_op_and_axis(op: str) -> None:
+    with pytest.raises(ValueError, match=rf"{op}: axis 5 is out of range for a tensor of dimension 2"):
+        getattr(Tensor(np.ones((2, 3))), op)(axis=5)
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "logsumexp"])
+@pytest.mark.parametrize("axis", [0, -1, (0,)])
+def test_reductions_over_axis_0_or_minus_1_of_a_0d_tensor(op: str, axis: Any) -> None:
+    """PyTorch's rule: a 0-d tensor has one "axis" 0 (or -1); reducing over it is the identity
+    (logsumexp of one value is the value)."""
+    x = Tensor(1.5, requires_grad=True)
+    y = getattr(x, op)(axis=axis)
+    assert y.shape == () and y.item() == pytest.approx(1.5)
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0)
+
+
+def test_softmax_like_ops_on_a_0d_tensor() -> None:
+    x = Tensor(0.3, requires_grad=True)
+    assert x.softmax().item() == 1.0 and x.log_softmax().item() == 0.0
+    with pytest.raises(ValueError, match="softmax: axis 1"):
+        x.softmax(axis=1)
+
+
+def test_empty_axis_softmax_logsumexp_without_warnings() -> None:
+    x = Tensor(np.zeros((2, 0)), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert x.softmax().shape == (2, 0) and x.log_softmax().shape == (2, 0)
+        lse = x.logsumexp(axis=1)
+        np.testing.assert_array_equal(lse.data, [-np.inf, -np.inf])   # PyTorch: log(0) = -inf
+        (x.softmax().sum() + x.log_softmax().sum()).backward()
+        assert x.grad.shape == (2, 0)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
+def test_max_and_min_of_integer_and_bool_tensors(dtype: Any) -> None:
+    a = np.array([[3, 1], [2, 5]]).astype(dtype)
+    t = Tensor(a)
+    np.testing.assert_array_equal(t.max().data, a.max())
+    np.testing.assert_array_equal(t.min(axis=0).data, a.min(axis=0))
+    assert t.max(axis=1).dtype == a.dtype
+
+
+@pytest.mark.parametrize("x", [1e-310, -1e-310, 0.0, 5e-324, 1e-300, 2.0])
+def test_x_to_the_zero_has_slope_zero_even_for_tiny_x(x: float) -> None:
+    t = Tensor(x, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (t ** 0.0).backward()
+    assert t.grad.item() == 0.0
+
+
+def test_relu_of_minus_infinity_is_zero() -> None:
+    x = Tensor([-np.inf, -1.0, 2.0, np.inf], requires_grad=True)
+    y = x.relu()
+    np.testing.assert_array_equal(y.data, [0.0, 0.0, 2.0, np.inf])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("op", [operator.add, operator.sub, operator.mul, operator.truediv,
+                                operator.pow, tg.maximum, tg.minimum])
+def test_a_0d_float64_tensor_does_not_upcast_a_float32_tensor(op: Callable) -> None:
+    """PyTorch's rule (NumPy would upcast): a 0-d tensor of the same kind does not change the
+    dtype of a tensor with dimensions, either way round; the gradient keeps each dtype."""
+    s = Tensor(np.array(2.0), requires_grad=True)                       # 0-d float64
+    v = Tensor(np.array([1.5, 3.0], dtype=np.float32), requires_grad=True)
+    for out in (op(v, s), op(s, v)):
+        assert out.dtype == np.float32
+        out.sum().backward()
+    assert s.grad.dtype == np.float64 and v.grad.dtype == np.float32

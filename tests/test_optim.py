@@ -127,3 +127,58 @@ def test_a_parameter_listed_twice_is_an_error():
     p = nn.Parameter(np.zeros(2))
     with pytest.raises(ValueError, match="more than once"):
         optim.SGD([p, p], lr=0.1)
+
+
+# ------------------------------------------------------------------ state_dict and resuming
+def _train(model, opt, steps, rng):
+    from tinygrad_mlp import functional as F
+    for _ in range(steps):
+        X = rng.standard_normal((8, 2))
+        opt.zero_grad()
+        F.mse_loss(model(X), np.sin(X[:, :1])).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.01),
+                                  lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True)])
+def test_a_resumed_run_equals_an_uninterrupted_one_bit_for_bit(make, tmp_path):
+    import tinygrad_mlp as tg
+    a = nn.MLP([2, 8, 1], activation="tanh", rng=0, dtype=np.float32)
+    opt_a = make(a.parameters())
+    _train(a, opt_a, 10, np.random.default_rng(1))
+    tg.save({"model": a.state_dict(), "optimizer": opt_a.state_dict()}, tmp_path / "ckpt.npz")
+    rest = np.random.default_rng(2)
+    _train(a, opt_a, 10, rest)
+
+    b = nn.MLP([2, 8, 1], activation="tanh", rng=5, dtype=np.float32)
+    opt_b = make(b.parameters())
+    state = tg.load(tmp_path / "ckpt.npz")
+    b.load_state_dict(state["model"])
+    opt_b.load_state_dict(state["optimizer"])
+    _train(b, opt_b, 10, np.random.default_rng(2))
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(pa.data, pb.data)
+
+
+def test_optimizer_state_dict_uses_pytorchs_layout_and_is_a_snapshot():
+    p = nn.Parameter(W0)
+    opt = optim.Adam([p], lr=0.01)
+    p.grad = Tensor(GRADS[0])
+    opt.step()
+    sd = opt.state_dict()
+    assert sd["param_groups"] == [{"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8,
+                                   "weight_decay": 0.0, "params": [0]}]
+    assert sd["state"][0]["step"] == 1 and set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
+    opt.step()
+    assert sd["state"][0]["step"] == 1                       # a copy, not a live view
+    with pytest.raises(ValueError, match="1 parameters, this optimizer 2"):
+        optim.Adam([p, nn.Parameter(W0)]).load_state_dict(sd)
+
+
+def test_optimizer_step_bumps_parameter_versions():
+    p = nn.Parameter(W0)
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = Tensor(GRADS[0])
+    opt.step()
+    opt.step()
+    assert p._version == 2

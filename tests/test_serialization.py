@@ -96,3 +96,41 @@ def test_tied_parameters_are_saved_under_every_name():
     assert len(list(tied.parameters())) == 3
     with pytest.raises(TypeError, match="expected a mapping"):
         untied.load_state_dict([1, 2])
+
+
+def test_a_header_claiming_a_huge_array_fails_fast(tmp_path):
+    """A forged .npy header (10^12 elements) must raise before anything is allocated."""
+    import io
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
+                                               "shape": (10 ** 12,)})
+    path = tmp_path / "forged.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("w.npy", buf.getvalue() + b"\0" * 64)
+    with pytest.raises(ValueError, match=r"forged.npz.*claims 1000000000000 elements"):
+        tg.load(path)
+
+
+def test_a_truncated_archive_is_a_value_error_naming_the_file(tmp_path):
+    path = tmp_path / "cut.npz"
+    tg.save({"w": np.arange(1000.0)}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.npz"):
+        tg.load(path)
+
+
+def test_nested_state_round_trips_without_pickle(tmp_path):
+    state = {"model": {"w": np.arange(3.0)}, "optimizer": {"state": {0: {"step": 3, "m": np.ones(2)}},
+             "param_groups": [{"lr": 0.1, "betas": (0.9, 0.99), "params": [0]}]},
+             "epoch": 7, "note": "hi", "none": None}
+    tg.save(state, tmp_path / "n.npz")
+    back = tg.load(tmp_path / "n.npz")
+    np.testing.assert_array_equal(back["model"]["w"], np.arange(3.0))
+    assert back["optimizer"]["state"][0]["step"] == 3 and back["epoch"] == 7
+    assert back["optimizer"]["param_groups"][0]["betas"] == [0.9, 0.99]
+    assert back["note"] == "hi" and back["none"] is None
+    with zipfile.ZipFile(tmp_path / "n.npz") as zf:           # arrays and JSON only
+        assert all(n.endswith(".npy") or n == "__structure__.json" for n in zf.namelist())
+    with pytest.raises(TypeError, match="cannot be saved without pickle"):
+        tg.save({"f": {"g": object()}}, tmp_path / "bad.npz")

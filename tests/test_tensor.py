@@ -283,3 +283,64 @@ def test_integer_and_bool_data_cannot_require_grad(data: Any) -> None:
         Tensor(data, requires_grad=True)
 
 
+
+
+# ------------------------------------------------------------------ values into Python
+def test_float_int_bool_and_format_of_one_element_tensors() -> None:
+    t = Tensor([[2.75]])
+    assert float(t) == 2.75 and int(t) == 2 and bool(t) and f"{t:.3f}" == "2.750"
+    assert f"{Tensor(1.0, requires_grad=True):+.1f}" == "+1.0"
+    assert str(Tensor([1.0, 2.0])) == f"{Tensor([1.0, 2.0])}"
+    for conv in (float, int):
+        with pytest.raises(ValueError, match=r"one-element.*shape \(2,\)"):
+            conv(Tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="one-element"):
+        f"{Tensor([1.0, 2.0]):.2f}"
+
+
+# ------------------------------------------------------------------ .data and .grad
+def test_hand_written_update_through_data_works_in_place() -> None:
+    """`p.data -= lr * p.grad` computes a Tensor; the live array is updated in place and
+    `.data` never holds a Tensor, however the update is written."""
+    p = tg.nn.Parameter(np.array([1.0, 2.0]))
+    (p * p).sum().backward()
+    arr = p.data
+    p.data -= 0.1 * p.grad
+    assert p.data is arr and type(p.data) is np.ndarray
+    np.testing.assert_allclose(p.data, [0.8, 1.6])
+    p.data = p.data - 0.1 * p.grad
+    assert type(p.data) is np.ndarray
+    np.testing.assert_allclose(p.data, [0.6, 1.2])
+    p.data = np.zeros(3)                       # an array is taken as it is, any shape
+    assert p.shape == (3,)
+
+
+def test_grad_assignment_checks_shape_and_kind() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    x.grad = Tensor([0.5, 0.5])
+    with pytest.raises(RuntimeError, match=r"shape \(3,\).*shape \(2,\)"):
+        x.grad = Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match="dtype int"):
+        x.grad = Tensor([1, 2])
+    with pytest.raises(TypeError, match="Tensor or None"):
+        x.grad = np.zeros(2)
+    x.grad = None
+    assert x.grad is None
+
+
+def test_setitem_changes_the_array_and_bumps_the_version() -> None:
+    t = Tensor(np.zeros(3))
+    t[1] = 5.0
+    t[Tensor(np.array([0, 2]))] = Tensor([1.0, 2.0])
+    np.testing.assert_array_equal(t.data, [1.0, 5.0, 2.0])
+    assert t._version == 2
+    w = Tensor(np.zeros(2), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Tensor that requires grad"):
+        w[0] = 1.0
+    with tg.no_grad():
+        w[0] = 1.0
+    h = w * 2.0
+    with pytest.raises(RuntimeError, match="part of a graph"):
+        h[0] = 3.0
+    with pytest.raises(IndexError, match=r"t\[\.\.\.\] = v"):
+        t[7] = 1.0

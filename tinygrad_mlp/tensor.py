@@ -52,7 +52,6 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
     __slots__ = ("_data", "_grad", "requires_grad", "grad_fn", "__dict__", "__weakref__")
-    __array_ufunc__ = None   # `ndarray * Tensor` defers to Tensor.__rmul__
     # Rarely set fields: class-level defaults, stored per Tensor only when set (its __dict__).
     label: str | None = None
     _retains_grad = False
@@ -224,6 +223,22 @@ class Tensor:
             raise ValueError(f"Tensor.__array__: a {self._data.dtype} -> {np.dtype(dtype)} "
                              "conversion needs a copy, but copy=False")
         return self._data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy calls this when an ndarray meets a Tensor. `arr * t`, `arr @ t`, `np.exp(t)`:
+        the Tensor op (recorded, a Tensor result). Writing into an ndarray, as in the
+        hand-written update `p.data -= lr * p.grad`: plain NumPy on the values, in place."""
+        out = kwargs.get("out")
+        if out is not None and all(isinstance(o, np.ndarray) for o in out):
+            return getattr(ufunc, method)(*[_raw(x) for x in inputs], **kwargs)
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        if ufunc in _COMPARISONS:
+            return wrap(np.asarray(ufunc(*[_raw(x) for x in inputs])))
+        op = _UFUNC_OPS.get(ufunc)
+        if op is None:
+            return NotImplemented
+        return getattr(_ops, op).apply(*(_pair(*inputs) if len(inputs) == 2 else inputs))
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -399,6 +414,14 @@ class Tensor:
 
     def __getitem__(self, idx: Any) -> "Tensor":
         return _ops.GetItem.apply(self, idx=_raw_index(idx))
+
+
+# NumPy ufuncs that have a Tensor op (`Tensor.__array_ufunc__`), by op name
+_UFUNC_OPS = {np.add: "Add", np.subtract: "Sub", np.multiply: "Mul", np.true_divide: "Div",
+              np.power: "Pow", np.matmul: "MatMul", np.negative: "Neg", np.exp: "Exp",
+              np.log: "Log", np.sqrt: "Sqrt", np.tanh: "Tanh", np.absolute: "Abs",
+              np.maximum: "Maximum", np.minimum: "Minimum"}
+_COMPARISONS = {np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal}
 
 
 # ---------------------------------------------------------------- making Tensors
