@@ -292,6 +292,15 @@ def test_recorded_in_place_op(tmp_path):
     roundtrip(fn, data(B, (3,)), tmp_path)
 
 
+def test_long_chain_shares_equal_scalar_constants(tmp_path):
+    def chain(x):
+        for _ in range(1000):
+            x = x * 1.001 - 0.001
+        return x
+    proto = roundtrip(chain, data(B, (3,)), tmp_path)
+    assert len(proto.graph.node) == 2000 and len(proto.graph.initializer) == 2
+
+
 def test_export_leaves_the_model_alone(tmp_path):
     model = nn.MLP([4, 3, 2], rng=0, dtype=np.float32)
     before = model.state_dict()

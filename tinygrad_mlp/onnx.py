@@ -178,17 +178,21 @@ class _Graph:
         self.inits: list[Any] = []
         self.used: set[str] = {input_name, output_name}   # parameters named so get a suffix
         self.output_name = output_name
+        self.suffix: dict[str, int] = {}         # the last suffix each name hint got
+        self.small: dict[tuple, str] = {}         # small unnamed constants by dtype and bytes
         self.names: dict[Tensor, str] = {first.inp: input_name}
         self.batch_size: str | None = None        # the Shape node reading the batch size
         self.twin: dict[Tensor, Tensor] = {} if second is None else {first.inp: second.inp}
 
     # ------------------------------------------------------------ names and values
     def fresh(self, hint: str) -> str:
-        name = hint
-        for k in itertools.count(1):
-            if name not in self.used:
-                break
+        """A name not used yet: `hint`, else `hint_1`, `hint_2`, ... (counted per hint, so
+        a graph of thousands of Mul nodes names each in constant time)."""
+        name, k = hint, self.suffix.get(hint, 0)
+        while name in self.used:
+            k += 1
             name = f"{hint}_{k}"
+        self.suffix[hint] = k
         self.used.add(name)
         return name
 
@@ -209,12 +213,17 @@ class _Graph:
         return self.const(np.asarray(values, dtype=np.int64), hint)
 
     def value(self, t: Tensor) -> str:
-        """The ONNX name of a Tensor of the first trace; a leaf becomes an initializer."""
+        """The ONNX name of a Tensor of the first trace; a leaf becomes an initializer (one
+        for all equal small unnamed constants, such as the Python scalars of a long chain)."""
         name = self.names.get(t)
         if name is None:
-            hint = (self.param_names.get(id(t)) or t.label
-                    or ("param" if t.requires_grad else "const"))
-            name = self.names[t] = self.const(t.data, hint)
+            hint = self.param_names.get(id(t)) or t.label
+            if hint or t.requires_grad or t.size > 16:
+                name = self.const(t.data, hint or ("param" if t.requires_grad else "const"))
+            else:
+                key = (t.dtype.str, t.shape, t.data.tobytes())
+                name = self.small.get(key) or self.small.setdefault(key, self.const(t.data))
+            self.names[t] = name
         return name
 
     def dims(self, t: Tensor) -> tuple[int | None, ...]:
