@@ -2,8 +2,9 @@
 `assert`s check the tutorials' worked numbers), and each is committed clean.
 
 - Execution: nbclient, one test per notebook, a timeout per cell, the notebook's own folder as
-  the kernel's working directory, nothing written back (the executed copy stays in memory, and
-  the folder must look the same afterwards). The kernel is *this* interpreter, `sys.executable`
+  the kernel's working directory, nothing written back (the executed copy stays in memory,
+  Hypothesis's storage goes to a temporary folder, and the notebooks' folder must look the same
+  afterwards). The kernel is *this* interpreter, `sys.executable`
   with `-m ipykernel_launcher`, whatever kernelspecs the machine has registered: a `python3`
   kernelspec found in ~/.local/share/jupyter or /usr/share/jupyter could start another Python
   that lacks the package under test (or has an older copy of it).
@@ -62,9 +63,12 @@ def _failure(path: Path, nb, err: Exception) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path: Path) -> None:
+def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nb = nbformat.read(path, as_version=4)
     before = _files(path.parent)
+    # Hypothesis keeps a cache (.hypothesis/constants) in the working directory even with
+    # database=None; the kernel inherits this environment, so it goes to a temporary folder
+    monkeypatch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", str(tmp_path / "hypothesis"))
     km = KernelManager(kernel_name="python3", kernel_spec_manager=_ThisInterpreter())
     client = nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
                                      resources={"metadata": {"path": str(path.parent)}})
