@@ -64,10 +64,10 @@ class RecordingBar:
 @pytest.fixture
 def recorder(monkeypatch):
     """Replace both tqdm classes fit may use by RecordingBar; returns the list of bars made."""
-    import tqdm.auto
+    import tqdm.notebook
     import tqdm.std
     RecordingBar.made = []
-    monkeypatch.setattr(tqdm.auto, "tqdm", type("AutoBar", (RecordingBar,), {}))
+    monkeypatch.setattr(tqdm.notebook, "tqdm", type("NotebookBar", (RecordingBar,), {}))
     monkeypatch.setattr(tqdm.std, "tqdm", type("StdBar", (RecordingBar,), {}))
     return RecordingBar.made
 
@@ -197,13 +197,16 @@ def test_progress_none_off_terminal_writes_nothing_to_stderr(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_in_jupyter_the_bar_is_tqdm_auto(monkeypatch, recorder):
-    """In a Jupyter kernel stderr is no terminal, yet a bar is shown, by tqdm.auto (which picks
-    the notebook widget there); fit drives it once per epoch and closes it."""
+@pytest.mark.parametrize("widgets, kind", [(True, "NotebookBar"), (False, "StdBar")])
+def test_in_jupyter_the_bar_is_the_notebook_widget(monkeypatch, recorder, widgets, kind):
+    """In a Jupyter kernel stderr is no terminal, yet a bar is shown: the notebook widget, or,
+    without ipywidgets, the text bar (tqdm.auto would warn in every cell there); fit drives it
+    once per epoch and closes it."""
     monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    monkeypatch.setattr(tg.training, "_has_widgets", lambda: widgets)
     hist = xor_fit(7)
     (bar,) = recorder
-    assert type(bar).__name__ == "AutoBar" and bar.total == 7 and bar.updates == 7 and bar.closed
+    assert type(bar).__name__ == kind and bar.total == 7 and bar.updates == 7 and bar.closed
     assert bar.kw["mininterval"] == REFRESH_SECONDS and bar.postfix == f"loss {hist[-1]:.4g}"
 
 

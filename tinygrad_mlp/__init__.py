@@ -18,11 +18,12 @@ from . import nn, optim, datasets, functional, training
 from .serialization import save, load
 
 __version__ = "0.1.0"
-_LAZY = ("viz", "plot")
+_LAZY = ("viz", "plot", "onnx")
 
 
 def __getattr__(name: str) -> Any:
-    """`tg.viz` and `tg.plot` import their package (and graphviz or matplotlib) on first use."""
+    """`tg.viz`, `tg.plot` and `tg.onnx` import their module (and graphviz, matplotlib or onnx)
+    on first use."""
     if name in _LAZY:
         import importlib
         return importlib.import_module(f".{name}", __name__)

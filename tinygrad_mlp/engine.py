@@ -159,10 +159,12 @@ def _node_backward(ctx: Function, t: Tensor, g: Any, create: bool, anomaly: bool
         g = g if isinstance(g, Tensor) else wrap(g)
     try:
         in_grads = cls.backward(ctx, g)
-    except FloatingPointError as e:        # an op recorded by this backward (create_graph)
-        raise FloatingPointError(f"{cls.__name__} produced a non-finite value in its backward "
-                                 f"({e}); the op was created at "
-                                 f"{getattr(ctx, 'site', '<unknown>')}") from None
+    except FloatingPointError as e:
+        if not anomaly:
+            raise
+        raise FloatingPointError(         # from an op this backward recorded (create_graph)
+            f"{cls.__name__} produced a non-finite value in its backward ({e}); the op was "
+            f"created at {getattr(ctx, 'site', '<unknown>')}") from None
     finally:
         ctx.saved_tensors = saved
     if type(in_grads) is not tuple:

@@ -86,7 +86,8 @@ def gradcheck(fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
             elem = np.unravel_index(j, x.shape) if x.ndim else ()
             msg = (f"gradcheck: Jacobian mismatch for input {i} (shape {x.shape}) at element "
                    f"{tuple(int(e) for e in elem)}, output element {int(k)}: analytical "
-                   f"{a[k, j]!r} vs numerical {n[k, j]!r} (|error| {abs(a[k, j] - n[k, j]):.3g}, "
+                   f"{float(a[k, j])!r} vs numerical {float(n[k, j])!r} "
+                   f"(|error| {abs(a[k, j] - n[k, j]):.3g}, "
                    f"atol={atol}, rtol={rtol})")
             if raise_exception:
                 raise GradcheckError(msg)

@@ -424,10 +424,6 @@ class _Node:
             raise _varies(self.op, f"its parameter {name!r}", self.g.first, self.g.second)
         return value
 
-    def twin_ctx(self) -> Function | None:
-        twin = self.g.twin.get(self.t)
-        return None if twin is None else twin.grad_fn
-
     @property
     def dtype(self) -> np.dtype:
         return self.t.dtype
@@ -507,7 +503,7 @@ def _softplus(g: _Graph, n: _Node) -> str:
 def _leaky_relu(g: _Graph, n: _Node) -> str:
     """LeakyRelu; its alpha is a float32 attribute, so float64 gets the engine's own
     x * where(x > 0, 1, slope) with the slope in double."""
-    slope = _slope(n)
+    slope = float(n.param("slope"))
     (x,) = n.operands()
     if n.dtype != np.float64:
         return n.add("LeakyRelu", [x], alpha=slope)
@@ -515,45 +511,14 @@ def _leaky_relu(g: _Graph, n: _Node) -> str:
     return n.add("Mul", [x, n.add("Where", [n.add("Greater", [x, zero]), one, s])])
 
 
-def _slope(n: _Node) -> float:
-    """LeakyRelu's negative slope: from the node when it records one (`slope`), else from
-    the nn.LeakyReLU that ran it, else from the scale the node kept for a non-positive input."""
-    slope = n.param("slope", None)
-    if slope is not None:
-        return float(slope)
-    call = getattr(n.ctx, "call", ())
-    if call and isinstance(call[-1], nn.LeakyReLU):
-        return float(call[-1].negative_slope)
-    neg = n.args[0].data <= 0
-    if neg.any():
-        return float(n.ctx.scale[neg].flat[0])
-    raise n.cannot("its node does not record the slope, and the example has no input <= 0 to "
-                   "derive it from; export with an example that has one")
-
-
 def _clip(g: _Graph, n: _Node) -> str:
-    lo, hi = _bounds(n)
+    lo, hi = n.param("lo"), n.param("hi")
     (x,) = n.operands()
     ins = [x] + ["" if v is None else g.const(np.asarray(v, n.dtype), k) for k, v in
                  (("lo", lo), ("hi", hi))]
     while ins[-1] == "":
         ins.pop()
     return n.add("Clip", ins)
-
-
-def _bounds(n: _Node) -> tuple[Any, Any]:
-    """Clip's bounds: from the node when it records them (`lo`, `hi`), else derived from the
-    example's clipped values (which must then reach both bounds)."""
-    if hasattr(n.ctx, "lo") or hasattr(n.ctx, "hi"):
-        return n.param("lo", None), n.param("hi", None)
-    x, y = n.args[0].data, n.t.data
-    up, down = y > x, y < x
-    for which, hit in (("lower", up), ("upper", down)):
-        if not hit.any():
-            raise n.cannot(f"its node does not record the bounds (lo, hi), and no example value "
-                           f"reached the {which} bound to derive it from (so a one-sided clip "
-                           "can't be exported yet); export with an example beyond both bounds")
-    return y[up].flat[0], y[down].flat[0]
 
 
 def _where(g: _Graph, n: _Node) -> str:
@@ -568,34 +533,11 @@ def _cast(g: _Graph, n: _Node) -> str:
 
 
 def _reduction(onnx_op: str, g: _Graph, n: _Node) -> str:
-    axes, keepdims = _reduced_axes(n)
+    axes, keepdims = tuple(n.param("axis")), bool(n.param("keepdims"))
     (x,) = n.operands()
     if not axes:
         return n.add("Identity", [x])
     return g.reduce(onnx_op, x, axes, keepdims, n.scope)
-
-
-def _reduced_axes(n: _Node) -> tuple[tuple[int, ...], bool]:
-    """A reduction's axes and keepdims: from the node when it records them (`axis`,
-    `keepdims`), else derived from the input shape and the kept shape (`kept`) in both
-    traces. Only axes of size 1 stay ambiguous, and either choice gives the same values."""
-    if hasattr(n.ctx, "axis") and hasattr(n.ctx, "keepdims"):
-        return tuple(n.param("axis")), bool(n.param("keepdims"))
-    pairs = [(n.args[0].shape, n.ctx.kept)]
-    if n.twin_ctx() is not None:
-        pairs.append((n.g.twin[n.args[0]].shape, n.twin_ctx().kept))
-    sure = {i for shape, kept in pairs for i, (s, k) in enumerate(zip(shape, kept))
-            if k == 1 and s != 1}
-    shape, out = n.args[0].shape, n.t.shape
-    if len(out) == len(shape):
-        return tuple(sorted(sure)), True
-    ones = [i for i, s in enumerate(shape) if s == 1 and i not in sure]
-    more = len(shape) - len(out) - len(sure)
-    for extra in itertools.combinations(ones, max(more, 0)):
-        axes = sorted(sure.union(extra))
-        if more >= 0 and tuple(s for i, s in enumerate(shape) if i not in axes) == out:
-            return tuple(axes), False
-    raise n.cannot(f"cannot tell which axes of an input of shape {shape} were reduced")
 
 
 def _softmax(onnx_op: str, g: _Graph, n: _Node) -> str:

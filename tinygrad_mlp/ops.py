@@ -325,6 +325,7 @@ class LeakyRelu(Op):
     __slots__ = ()
     @staticmethod
     def forward(ctx, a, slope=0.01):
+        ctx.slope = slope
         ctx.scale = np.where(a > 0, 1, slope).astype(a.dtype)
         return a * ctx.scale
     @staticmethod
@@ -336,6 +337,7 @@ class Clip(Op):
     __slots__ = ()
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):
+        ctx.lo, ctx.hi = lo, hi
         inside = np.ones(a.shape, dtype=bool)
         if lo is not None:
             inside &= a >= lo
@@ -408,6 +410,7 @@ class Sum(Op):
     __slots__ = ()
     @staticmethod
     def forward(ctx, a, axis=(), keepdims=False):
+        ctx.axis, ctx.keepdims = axis, keepdims
         ctx.shape, ctx.kept = a.shape, _kept(a.shape, axis)
         return np.sum(a, axis=axis, keepdims=keepdims)
     @staticmethod
@@ -418,7 +421,7 @@ def _extremes(ctx: Function, a: np.ndarray, out: np.ndarray, axis: tuple[int, ..
               keepdims: bool) -> np.ndarray:
     """Shared by Max and Min: `out` (the reduction with axes kept) as the op's result, and the
     share of the gradient each element gets (tied extremes split it equally)."""
-    ctx.kept = out.shape
+    ctx.axis, ctx.keepdims, ctx.kept = axis, keepdims, out.shape
     if a.dtype.kind == "f":                      # only floats can carry a gradient
         hit = (a == out).astype(a.dtype)
         ctx.share = hit / hit.sum(axis=axis, keepdims=True)
@@ -452,7 +455,7 @@ class LogSumExp(Op):
     @staticmethod
     def forward(ctx, a, axis=(), keepdims=False):
         out = kernels.logsumexp(a, axis)
-        ctx.kept = out.shape
+        ctx.axis, ctx.keepdims, ctx.kept = axis, keepdims, out.shape
         if not keepdims:
             out = out.reshape([n for i, n in enumerate(a.shape) if i not in axis])
         ctx.save_for_backward(a, out)

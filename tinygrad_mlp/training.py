@@ -114,10 +114,10 @@ def _progress_bar(epochs: int, progress: bool | None, stream: TextIO | None) -> 
     if not progress or epochs == 0:
         return None
     try:
-        if stream is None:
-            from tqdm.auto import tqdm    # the notebook widget in Jupyter, text elsewhere
+        if stream is None and _in_jupyter() and _has_widgets():
+            from tqdm.notebook import tqdm   # the notebook widget
         else:
-            from tqdm.std import tqdm     # text into the given stream
+            from tqdm.std import tqdm        # text into the stream (also Jupyter without widgets)
     except ImportError:
         if asked:
             warnings.warn("fit: progress=True needs tqdm (pip install tqdm); training without a "
@@ -130,6 +130,16 @@ def _progress_bar(epochs: int, progress: bool | None, stream: TextIO | None) -> 
 def _in_jupyter() -> bool:
     """Inside a Jupyter kernel (notebook, lab, VS Code, Colab): tqdm.auto's own test."""
     return "ipykernel.zmqshell" in sys.modules
+
+
+def _has_widgets() -> bool:
+    """Whether tqdm's notebook bar can draw (it needs ipywidgets; without them tqdm.auto warns
+    in every cell and falls back to text anyway)."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _isatty(stream: Any) -> bool:
