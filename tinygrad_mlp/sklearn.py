@@ -22,6 +22,7 @@ model was trained in (sklearn mixes: float32 weights times float64 input give fl
 """
 from __future__ import annotations
 
+import math
 import warnings
 from numbers import Integral, Real
 from typing import Any, Callable
@@ -302,7 +303,7 @@ class _BaseMLP(BaseEstimator):
         target = self._encode(y, dtype, incremental)
         w = _sample_weight(sample_weight, X.shape[0])
         rs = check_random_state(self.random_state)
-        sizes = [X.shape[1], *hidden, self._n_outputs(target)]
+        sizes = [X.shape[1], *hidden, target.shape[1]]
         if first_pass:
             self._initialize(sizes, dtype, rs)
         elif _sizes(self.module_) != sizes:
@@ -317,9 +318,6 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
         return self
-
-    def _n_outputs(self, target: np.ndarray) -> int:
-        return target.shape[1]
 
     def _initialize(self, sizes: list[int], dtype: np.dtype, rs: np.random.RandomState) -> None:
         """A fresh network and fresh training records (sklearn's _initialize)."""
@@ -402,32 +400,32 @@ class _BaseMLP(BaseEstimator):
         Xs, Ts = X[order], target[order]
         Ws = None if w is None else w[order]
         column = self.out_activation_ != "softmax"
+        weights = [lin.weight.data for lin in self.module_.layers]   # updated in place
         total = 0.0
         for start in range(0, n, batch):
             stop = min(start + batch, n)
             extra, norm = _batch_weights(Ws, start, stop, X.dtype, column)
             if norm == 0:
                 continue   # an all-zero-weight batch carries no information: no update
-            penalty = self._prepare_update(norm)
+            penalty = self._prepare_update(norm, weights)
             loss = step(Xs[start:stop], Ts[start:stop], *extra)
             total += (float(loss.data) * scale + penalty) * (stop - start)
         return total
 
-    def _prepare_update(self, norm: float) -> float:
+    def _prepare_update(self, norm: float, weights: list[np.ndarray]) -> float:
         """Set the optimizer settings that change between batches; return this batch's L2
         penalty alpha/2·‖W‖²/norm (norm: batch size or weight sum). weight_decay = alpha/norm
         is its gradient. Adam's eps / sqrt(1 - beta_2^t) turns the engine's (PyTorch's) Adam,
         which adds eps after the bias correction, into sklearn's, which adds it before."""
         self._n_updates += 1
         if self.solver == "adam":
-            eps = self.epsilon / np.sqrt(1.0 - self.beta_2 ** self._n_updates)
+            eps = self.epsilon / math.sqrt(1.0 - self.beta_2 ** self._n_updates)
             for opt in self._optimizers:
                 opt.eps = eps
         if not self.alpha:
             return 0.0
         self._optimizers[0].weight_decay = self.alpha / norm
-        return 0.5 * self.alpha * sum(float(np.vdot(lin.weight.data, lin.weight.data))
-                                      for lin in self.module_.layers) / norm
+        return 0.5 * self.alpha * sum(float(np.vdot(W, W)) for W in weights) / norm
 
     def _loss_scale(self) -> float:
         """sklearn's loss_ is the trained objective times this (its squared error is averaged
@@ -526,7 +524,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _encode(self, y: np.ndarray, dtype: np.dtype, incremental: bool) -> np.ndarray:
-        """Labels -> class indices (softmax) or a float 0/1 matrix (logistic outputs)."""
+        """Labels -> a 0/1 matrix in the model's dtype: one-hot rows for softmax (the fused
+        cross-entropy is faster with them than with class indices), one column per output
+        for logistic outputs."""
         check_classification_targets(y)
         if "classes_" not in self.__dict__ or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
@@ -540,13 +540,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if len(np.setdiff1d(seen, self.classes_)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {seen}.")
-        onehot = self._label_binarizer.transform(y)
-        if self._label_binarizer.y_type_ == "multiclass":
-            return onehot.argmax(axis=1)
-        return onehot.astype(dtype)
-
-    def _n_outputs(self, target: np.ndarray) -> int:
-        return len(self.classes_) if target.ndim == 1 else target.shape[1]
+        return self._label_binarizer.transform(y).astype(dtype)
 
     def _out_activation(self) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
