@@ -413,6 +413,12 @@ def test_verbose_prints_progress():
     ({"alpha": -1.0}, "alpha"),
     ({"n_iter_no_change": 0}, "n_iter_no_change"),
     ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"beta_2": 1.0}, "beta_2"),
+    ({"epsilon": 0.0}, "epsilon"),
+    ({"max_iter": 0}, "max_iter"),
+    ({"max_iter": 2.5}, "max_iter"),
+    ({"momentum": 1.5}, "momentum"),
+    ({"shuffle": "yes"}, "shuffle"),
 ])
 def test_bad_parameters_raise_clear_errors(params, match):
     X, y = _multiclass()
@@ -426,6 +432,15 @@ def test_regressor_loss_errors():
         MLPRegressor(loss="huber").fit(X, y)
     with pytest.raises(ValueError, match="negative"):
         MLPRegressor(loss="poisson").fit(X, y)
+
+
+@pytest.mark.parametrize("ours, theirs", [(MLPClassifier, sk.MLPClassifier), (MLPRegressor, sk.MLPRegressor)])
+def test_constructor_is_sklearns(ours, theirs):
+    """Same parameter names, defaults and positional order as scikit-learn's."""
+    assert ours().get_params() == theirs().get_params()
+    assert ours._get_param_names() == theirs._get_param_names()
+    positional = ("poisson", (5,)) if ours is MLPRegressor else ((5,), "tanh")
+    assert ours(*positional).get_params() == theirs(*positional).get_params()
 
 
 def test_clone_keeps_parameters_and_drops_the_fit():

@@ -58,16 +58,30 @@ def _fail(name: str, value: Any, expected: str) -> None:
     raise ValueError(f"The '{name}' parameter must be {expected}. Got {value!r} instead.")
 
 
-def _check_number(est: Any, name: str, lo: float, hi: float | None = None, *, integer: bool = False,
-                  lo_open: bool = False, hi_open: bool = False) -> None:
-    value = getattr(est, name)
-    kind = Integral if integer else Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    ok = ok and (value > lo if lo_open else value >= lo)
-    ok = ok and (hi is None or (value < hi if hi_open else value <= hi))
-    if not ok:
-        bounds = f"{'(' if lo_open else '['}{lo}, {'inf' if hi is None else hi}{')' if hi_open or hi is None else ']'}"
-        _fail(name, value, f"{'an int' if integer else 'a float'} in the range {bounds}")
+# sklearn's ranges: name -> (low, high or None, brackets, integer)
+_RANGES = {
+    "alpha": (0, None, "[)", False), "learning_rate_init": (0, None, "()", False),
+    "power_t": (0, None, "[)", False), "max_iter": (1, None, "[)", True),
+    "tol": (0, None, "[)", False), "momentum": (0, 1, "[]", False),
+    "validation_fraction": (0, 1, "[)", False), "beta_1": (0, 1, "[)", False),
+    "beta_2": (0, 1, "[)", False), "epsilon": (0, None, "()", False),
+    "max_fun": (1, None, "[)", True),
+}
+_CHOICES = {"activation": tuple(_ACTIVATIONS), "solver": ("adam", "sgd"),
+            "learning_rate": ("constant", "invscaling", "adaptive")}
+_FLAGS = ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _in_range(value: Any, lo: float, hi: float | None, brackets: str, integer: bool) -> bool:
+    if not (_is_int(value) if integer else isinstance(value, Real) and not isinstance(value, bool)):
+        return False
+    above = value >= lo if brackets[0] == "[" else value > lo
+    below = hi is None or (value <= hi if brackets[1] == "]" else value < hi)
+    return above and below
 
 
 def _check_params(est: Any) -> None:
@@ -76,33 +90,23 @@ def _check_params(est: Any) -> None:
     if est.solver == "lbfgs":
         raise ValueError("solver='lbfgs' is not available in tinygrad_mlp (it trains by "
                          "mini-batches only); use solver='adam' or solver='sgd'")
-    for name, options in (("activation", _ACTIVATIONS), ("solver", ("adam", "sgd")),
-                          ("learning_rate", ("constant", "invscaling", "adaptive"))):
+    for name, options in _CHOICES.items():
         if not isinstance(getattr(est, name), str) or getattr(est, name) not in options:
             _fail(name, getattr(est, name), f"a str among {sorted(options)}")
-    for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+    for name in _FLAGS:
         if not isinstance(getattr(est, name), (bool, np.bool_)):
             _fail(name, getattr(est, name), "a bool")
-    if not isinstance(est.verbose, (Integral, bool)):
+    for name, (lo, hi, brackets, integer) in _RANGES.items():
+        if not _in_range(getattr(est, name), lo, hi, brackets, integer):
+            bounds = f"{brackets[0]}{lo}, {'inf' if hi is None else hi}{brackets[1]}"
+            _fail(name, getattr(est, name), f"{'an int' if integer else 'a float'} in the range {bounds}")
+    if not isinstance(est.verbose, Integral):
         _fail("verbose", est.verbose, "a bool or an int")
-    if not (est.batch_size == "auto" or isinstance(est.batch_size, Integral)
-            and not isinstance(est.batch_size, bool) and est.batch_size >= 1):
+    if not (est.batch_size == "auto" or _is_int(est.batch_size) and est.batch_size >= 1):
         _fail("batch_size", est.batch_size, "'auto' or an int >= 1")
-    if not (est.n_iter_no_change == np.inf or isinstance(est.n_iter_no_change, Integral)
-            and not isinstance(est.n_iter_no_change, bool) and est.n_iter_no_change >= 1):
+    if not (est.n_iter_no_change == np.inf or _is_int(est.n_iter_no_change) and est.n_iter_no_change >= 1):
         _fail("n_iter_no_change", est.n_iter_no_change, "an int >= 1 or numpy.inf")
     _hidden_sizes(est.hidden_layer_sizes)
-    _check_number(est, "alpha", 0)
-    _check_number(est, "learning_rate_init", 0, lo_open=True)
-    _check_number(est, "power_t", 0)
-    _check_number(est, "max_iter", 1, integer=True)
-    _check_number(est, "tol", 0)
-    _check_number(est, "momentum", 0, 1)
-    _check_number(est, "validation_fraction", 0, 1, hi_open=True)
-    _check_number(est, "beta_1", 0, 1, hi_open=True)
-    _check_number(est, "beta_2", 0, 1, hi_open=True)
-    _check_number(est, "epsilon", 0, lo_open=True)
-    _check_number(est, "max_fun", 1, integer=True)
 
 
 def _hidden_sizes(sizes: Any) -> list[int]:
@@ -112,7 +116,7 @@ def _hidden_sizes(sizes: Any) -> list[int]:
         out = list(seq)
     except TypeError:
         out = None
-    if out is None or not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in out):
+    if out is None or not all(_is_int(s) and s > 0 for s in out):
         _fail("hidden_layer_sizes", sizes, "a positive int or a sequence of positive ints")
     return [int(s) for s in out]
 
@@ -369,18 +373,8 @@ class _BaseMLP(BaseEstimator):
                 if self.shuffle:
                     order = order[rs.permutation(n)]   # sklearn.utils.shuffle's draw
                 total = self._epoch(step, X, target, w, order, batch, scale)
-                self.loss_ = (total + self._loss_offset(target, w, order, batch)) / n
-                self.n_iter_ += 1
-                self.t_ += n
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                self._update_no_improvement(val)
-                if self.learning_rate == "invscaling" and self.solver == "sgd":
-                    self._set_lr(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
-                if self._no_improvement_count > self.n_iter_no_change and self._stop_or_slow_down():
-                    break
-                if incremental:
+                total += self._loss_offset(target, w, order, batch)
+                if self._end_epoch(total / n, n, val) or incremental:
                     break
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
@@ -436,6 +430,19 @@ class _BaseMLP(BaseEstimator):
         """What sklearn's loss_ adds to an epoch's total that the objective leaves out."""
         return 0.0
 
+    def _end_epoch(self, loss: float, n: int, val: tuple | None) -> bool:
+        """Record the epoch, update the schedule and the no-improvement count; True to stop."""
+        self.loss_ = loss
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        self._update_no_improvement(val)
+        if self.learning_rate == "invscaling" and self.solver == "sgd":
+            self._set_lr(self.learning_rate_init / (self.t_ + 1) ** self.power_t)
+        return self._no_improvement_count > self.n_iter_no_change and self._stop_or_slow_down()
+
     def _update_no_improvement(self, val: tuple | None) -> None:
         if val is not None:
             score = self._validation_score(*val)
@@ -487,11 +494,6 @@ class _BaseMLP(BaseEstimator):
         X = np.asarray(X, dtype=self.module_.layers[0].weight.dtype)
         with no_grad():
             return self.module_(X)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
