@@ -202,8 +202,11 @@ def test_fitted_attributes_have_sklearns_structure(task):
     if hasattr(theirs, "classes_"):
         np.testing.assert_array_equal(ours.classes_, theirs.classes_)
         assert ours.predict_proba(X).shape == theirs.predict_proba(X).shape
-        np.testing.assert_allclose(ours.predict_proba(X).sum(axis=1), 1.0) if task != "multilabel" else None
-        assert isinstance(ours.score(X, y), float)
+        assert ours.predict_log_proba(X).shape == theirs.predict_log_proba(X).shape
+        np.testing.assert_allclose(ours.predict_log_proba(X), np.log(ours.predict_proba(X)), rtol=1e-9)
+    if task in ("binary", "multiclass"):
+        np.testing.assert_allclose(ours.predict_proba(X).sum(axis=1), 1.0)
+    assert isinstance(ours.score(X, y), float)
 
 
 # ------------------------------------------------------------------ accuracy
