@@ -388,10 +388,20 @@ def test_extreme_inputs_leak_no_numpy_warnings(task):
     assert (est.predict_proba(X * 1e4) >= 0).all()
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_divergence_is_a_clear_error_not_numpy_warnings(loss):
+    X, y = _regression()
+    est = MLPRegressor(loss, solver="sgd", learning_rate_init=1.0, max_iter=20, random_state=0)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        _fit_quietly(est, X * 1e3, np.abs(y))
+
+
 def test_convergence_warning_and_tol_stopping():
     X, y = _multiclass()
-    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)"):
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)") as seen:
         MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+    assert seen[0].filename == __file__   # points at the caller's fit
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         est = MLPClassifier((8,), max_iter=100, tol=10.0, n_iter_no_change=4, random_state=0).fit(X, y)

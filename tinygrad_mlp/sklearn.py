@@ -126,7 +126,7 @@ def _batch_size(batch_size: Any, n_samples: int) -> int:
         return min(200, n_samples)
     if batch_size > n_samples:
         warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
-                      "to be clipped", UserWarning, stacklevel=4)
+                      "to be clipped", UserWarning, stacklevel=5)   # the caller of fit
     return int(min(batch_size, n_samples))
 
 
@@ -317,7 +317,8 @@ class _BaseMLP(BaseEstimator):
         if not incremental or "_optimizers" not in self.__dict__:
             self._optimizers = _make_optimizers(self, self.module_)
             self._n_updates = 0
-        self._fit_stochastic(X, target, y, w, rs, incremental)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # diverging: see below
+            self._fit_stochastic(X, target, y, w, rs, incremental)
         if not all(np.isfinite(p.data).all() for p in self.module_.parameters()):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
@@ -379,9 +380,9 @@ class _BaseMLP(BaseEstimator):
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                                   "reached and the optimization hasn't converged yet.",
-                                  ConvergenceWarning, stacklevel=3)
+                                  ConvergenceWarning, stacklevel=4)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            warnings.warn("Training interrupted by user.", stacklevel=4)
         if self.early_stopping:
             self.module_.load_state_dict(self._best_state)
 
@@ -649,7 +650,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return float(r2_score(y, pred, sample_weight=w))
 
     def _predict(self, out: Tensor) -> np.ndarray:
-        pred = out.exp().data if self.out_activation_ == "exp" else out.data
+        with np.errstate(over="ignore"):   # exp of a huge output is inf, as in sklearn
+            pred = out.exp().data if self.out_activation_ == "exp" else out.data
         return pred[:, 0] if pred.shape[1] == 1 else pred
 
     def predict(self, X: Any) -> np.ndarray:
