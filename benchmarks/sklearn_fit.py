@@ -9,6 +9,7 @@ checked), with Adam, batch 200, alpha 1e-4, the same random_state. Each workload
 data as given (float64) and as float32 (both estimators then train in float32).
 
 Run: python benchmarks/sklearn_fit.py [--quick] [--rounds N] [--only digits,synthetic] [--no-float32]
+(OPENBLAS_NUM_THREADS=1 in front gives both estimators single-threaded BLAS.)
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ sys.path.insert(0, __import__("os").path.dirname(__file__))
 import peers as P  # noqa: E402
 
 import sklearn  # noqa: E402
+from threadpoolctl import threadpool_info  # noqa: E402  (a scikit-learn dependency)
 from sklearn.datasets import load_digits, make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -100,7 +102,9 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     print(f"machine: {P.machine()}")
-    print(f"scikit-learn {sklearn.__version__}")
+    blas = ", ".join(f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
+                     for i in threadpool_info() if i["user_api"] == "blas")
+    print(f"scikit-learn {sklearn.__version__}; BLAS: {blas}")
     print("median seconds per fit over interleaved rounds (min–max), ratio ours / sklearn, "
           "test accuracy\n")
     header = ["workload", "data, hidden, epochs", "sklearn s", "tinygrad_mlp s", "ratio",
