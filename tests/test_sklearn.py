@@ -112,7 +112,9 @@ def _fit_quietly(est, *args, **kw):
         return est.fit(*args, **kw)
 
 
-def _assert_same_fit(ours, theirs, rtol=1e-9):
+def _assert_same_fit(ours, theirs, rtol=1e-7):
+    """Equal to rounding: the largest difference seen is 1.3e-10 (Poisson, whose loss value
+    sklearn computes through y·log(y / exp(z))); a wrong recipe shows at 1e-4 and beyond."""
     assert ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True):
@@ -183,7 +185,7 @@ def test_adam_follows_sklearn(task):
     step is sklearn's Adam (eps before it)."""
     ours, theirs, X, y = _pair(task, hidden_layer_sizes=(16, 8), max_iter=15, batch_size=40,
                                learning_rate_init=0.01, epsilon=1e-4)
-    _assert_same_fit(_fit_quietly(ours, X, y), _fit_quietly(theirs, X, y), rtol=1e-8)
+    _assert_same_fit(_fit_quietly(ours, X, y), _fit_quietly(theirs, X, y))
 
 
 @pytest.mark.parametrize("task", TASKS)
