@@ -44,7 +44,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from . import functional as F
 from . import nn, optim
-from .autograd import no_grad
+from .mode import no_grad
 from .tensor import Tensor
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
