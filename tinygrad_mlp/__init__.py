@@ -10,6 +10,7 @@ from .mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, dete
                    TraceError)
 from .function import Function
 from .engine import grad
+from .compile import compile
 from .functional import (exp, log, sqrt, abs, tanh, sigmoid, relu, leaky_relu, softplus, clip,
                          maximum, minimum, where, concatenate, stack, softmax, log_softmax,
                          logsumexp)

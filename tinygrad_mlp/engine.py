@@ -287,7 +287,7 @@ def _accumulate(grads: dict[Tensor, Any], root_grad: Any, create: bool) -> None:
         if t._grad is not None:
             g = np.add(t._grad._data, g, dtype=dtype)
         elif g.base is not None or g.dtype is not dtype or id(g) in used:
-            g = np.array(g, dtype=dtype)
+            g = g.astype(dtype)                   # a copy
         if isinstance(g, np.generic):            # NumPy computes 0-d results as scalars
             g = np.array(g)
         used.add(id(g))
@@ -375,5 +375,5 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         elif isinstance(g, Tensor):
             result.append(g if g.dtype == x.dtype else g.astype(x.dtype))
         else:
-            result.append(wrap(np.array(g, dtype=x.dtype)))
+            result.append(wrap(g.astype(x.dtype)))
     return tuple(result)

@@ -61,6 +61,7 @@ class Function:
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         ctx = _new(cls)
         ctx.saved_tensors = ()
+        mode = _local.mode
         arrays = []
         needs_grad = counted = False
         for x in inputs:
@@ -72,6 +73,10 @@ class Function:
             if x._vc is not None:
                 counted = True
         ctx.parents = inputs
+        if mode.trace is not None:                # tg.compile: outside arrays become live
+            for x in inputs:
+                mode.trace.adopt(x)
+            arrays = [x._data for x in inputs]
         try:
             out = cls.forward(ctx, *arrays, **params)
         except OpError:
@@ -80,7 +85,6 @@ class Function:
             raise ValueError(_named(cls.__name__, str(e), arrays)) from None
         if type(out) is not np.ndarray:
             out = _as_array(ctx, out)
-        mode = _local.mode
         if mode.anomaly:
             ctx.site = user_site()
             check_finite(out, cls.__name__, "forward", ctx.site)

@@ -49,7 +49,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """`a` where `cond` is true, else `b` (differentiable in `a` and `b`)."""
-    cond = np.asarray(cond._data if isinstance(cond, Tensor) else cond, dtype=bool)
+    cond = np.asanyarray(cond._data if isinstance(cond, Tensor) else cond).astype(bool, copy=False)
     return ops.Where.apply(*_pair(a, b), cond=cond)
 
 

@@ -57,7 +57,7 @@ def _loss_target(target: Any, like: Tensor, op: str) -> Tensor:
     if isinstance(target, Tensor) and target.requires_grad:
         t = target
     else:
-        arr = target._data if isinstance(target, Tensor) else np.asarray(target)
+        arr = target._data if isinstance(target, Tensor) else np.asanyarray(target)
         t = wrap(arr if arr.dtype == like.dtype else arr.astype(like.dtype))
     if t.shape != like.shape:
         raise ValueError(f"{op}: target shape {t.shape} differs from input shape {like.shape}; "
@@ -100,10 +100,11 @@ class BinaryCrossEntropy(ops.Op):
 
     @staticmethod
     def forward(ctx, p, y, reduction="mean"):
-        if p.size and not (p.min() >= 0 and p.max() <= 1):
+        values = np.asarray(p)                    # a check: not part of a compiled replay
+        if values.size and not (values.min() >= 0 and values.max() <= 1):
             raise OpError(f"binary_cross_entropy: input probabilities must lie in [0, 1], got "
-                          f"values in [{p.min()}, {p.max()}] (use binary_cross_entropy_with_logits "
-                          "for raw scores)")
+                          f"values in [{values.min()}, {values.max()}] (use "
+                          "binary_cross_entropy_with_logits for raw scores)")
         ctx.save_for_backward(p, y)
         ctx.reduction = reduction
         with np.errstate(divide="ignore"):
@@ -216,7 +217,7 @@ class SoftCrossEntropy(ops.Op):
 
 def _class_labels(target: Any, z: Tensor) -> np.ndarray | None:
     """Integer class indices checked against the logits, or None for a probability target."""
-    arr = target._data if isinstance(target, Tensor) else np.asarray(target)
+    arr = target._data if isinstance(target, Tensor) else np.asanyarray(target)
     if arr.shape == z.shape:                      # probabilities or one-hot rows (any dtype)
         return None
     if arr.shape != z.shape[:-1]:
@@ -228,8 +229,9 @@ def _class_labels(target: Any, z: Tensor) -> np.ndarray | None:
                         f"(for targets of shape {arr.shape}; cast with .astype(int), or pass "
                         f"probabilities of shape {z.shape})")
     c = z.shape[-1]
-    if arr.size and (arr.min() < 0 or arr.max() >= c):
-        bad = arr[(arr < 0) | (arr >= c)].flat[0]
+    values = np.asarray(arr)                      # a check: not part of a compiled replay
+    if values.size and (values.min() < 0 or values.max() >= c):
+        bad = values[(values < 0) | (values >= c)].flat[0]
         raise ValueError(f"cross_entropy: class index {bad} is out of range for {c} classes")
     return arr.astype(np.intp, copy=False)
 

@@ -153,3 +153,21 @@ def check_readable(call: str) -> None:
             "by tg.compile. The compiled step replays the recorded array operations only, so a "
             "Python value (and any `if`/`while` that depends on it) would be frozen at its "
             "first value. Return the Tensor instead, or call the function without tg.compile.")
+
+
+def traced(arr: Any) -> Any:
+    """`arr` as the active tg.compile trace sees it (its operations recorded, read and written
+    in place at replay), or `arr` itself when nothing is being traced. For state that lives
+    across steps, such as an optimizer's moment buffers."""
+    trace = _local.mode.trace
+    return arr if trace is None else trace.live(arr)
+
+
+def every_step(fn: Callable, *args: Any) -> None:
+    """Run the Python function `fn(*args)` now and, if a tg.compile trace is recording, again
+    before the recorded kernels that follow it, at every replay: for per-step Python state
+    (an optimizer's step counts and the scalars read at replay time)."""
+    fn(*args)
+    trace = _local.mode.trace
+    if trace is not None:
+        trace.python(fn, args)

@@ -16,7 +16,7 @@ import numpy as np
 from . import functional as F, ops
 from .init import generator, init_weight
 from .mode import _local
-from .tensor import Tensor, bump_version, get_default_dtype
+from .tensor import Tensor, bump_version, changes, get_default_dtype
 
 __all__ = ["Module", "Parameter", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
            "Identity", "Sequential", "ModuleList", "MLP"]
@@ -55,6 +55,8 @@ class Module:
             raise AttributeError(f"cannot assign {name!r} before {type(self).__name__}.__init__ "
                                  "called Module.__init__() (call super().__init__() first)")
         modules = self.__dict__["_modules"]
+        if isinstance(value, (Parameter, Module)) or name in params or name in modules:
+            changes[0] += 1                       # compiled steps using this model retrace
         if isinstance(value, Parameter):
             modules.pop(name, None)
             params[name] = value
@@ -74,12 +76,14 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        changes[0] += 1
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register `param` (or None, a slot with no parameter, like `bias=False`)."""
+        changes[0] += 1
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -206,6 +210,7 @@ class Module:
         for k, v in values.items():
             own[k].data[...] = v
             bump_version(own[k])
+        changes[0] += 1
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ repr

@@ -4,6 +4,11 @@ no graph, skips parameters whose `.grad` is None, and works in the parameter's o
 float32 model is updated in float32. `state_dict()` / `load_state_dict()` use PyTorch's layout
 ({"state": {index: {...}}, "param_groups": [{hyperparameters, "params": [indices]}]}), so a run
 resumed from a saved model and optimizer continues exactly like an uninterrupted one.
+
+A step is two parts, so that `tg.compile` can replay it: `_begin_step` (Python: step counts,
+and the per-step numbers — learning rate, bias corrections — written into 0-d arrays in each
+parameter's dtype) and `_update` (array kernels reading those 0-d arrays). Hyperparameters may
+change between steps (`opt.lr = 0.01`); a compiled step reads them at every replay.
 """
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .mode import no_grad
-from .tensor import Tensor, bump_version
+from .mode import every_step, no_grad, traced
+from .tensor import Tensor, bump_version, changes
 
 
 def _check(ok: bool, msg: str) -> None:
@@ -43,6 +48,7 @@ class Optimizer:
                              "list, so it would be updated more than once per step")
         _check(lr >= 0, f"invalid learning rate {lr}")
         self.lr = lr
+        self.scalars = [{} for _ in self.params]    # per parameter: name -> 0-d array
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (`.grad = None`, PyTorch's default)."""
@@ -52,13 +58,34 @@ class Optimizer:
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient, in place, recording nothing."""
-        for i, p in enumerate(self.params):
-            if p._grad is not None:
-                self._update(i, p._data, p._grad._data)
-                bump_version(p)
+        active = [i for i, p in enumerate(self.params) if p._grad is not None]
+        every_step(self._begin_step, active)
+        for i in active:
+            p = self.params[i]
+            self._update(i, traced(p._data), traced(p._grad._data), self.scalars[i])
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+    def _begin_step(self, active: list[int]) -> None:
+        """The Python part of a step: per-step numbers into each parameter's 0-d arrays, step
+        counts, and the version counters of the parameters about to change."""
+        for i in active:
+            p = self.params[i]
+            for name, value in self._numbers(i).items():
+                s = self.scalars[i].get(name)
+                if s is None:
+                    s = self.scalars[i][name] = np.zeros((), p.dtype)
+                s[...] = value
+            bump_version(p)
+
+    def _numbers(self, i: int) -> dict[str, float]:
+        """This step's numbers for parameter i (Python floats)."""
         raise NotImplementedError
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def structure(self) -> tuple:
+        """What decides which kernels a step runs (tg.compile retraces when it changes)."""
+        return (type(self), tuple(p._grad is not None for p in self.params))
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -100,6 +127,7 @@ class Optimizer:
                                          f"{p.shape}")
                     v = v.astype(p.dtype)           # a copy in the parameter's dtype
                 values[i] = _default_state(name, p) if v is None else v
+        changes[0] += 1                            # new state arrays: compiled steps retrace
 
 
 def _default_state(name: str, p: Tensor) -> Any:
@@ -127,18 +155,26 @@ class SGD(Optimizer):
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
         self.momentum_buffers: list[np.ndarray | None] = [None] * len(self.params)
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+    def _numbers(self, i: int) -> dict[str, float]:
+        return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
         if self.weight_decay:
-            g = g + self.weight_decay * w
+            g = g + s["weight_decay"] * w
         if self.momentum:
             buf = self.momentum_buffers[i]
             if buf is None:
                 buf = self.momentum_buffers[i] = g.copy()
             else:
-                buf *= self.momentum
+                buf = traced(buf)
+                buf *= s["momentum"]
                 buf += g
-            g = g + self.momentum * buf if self.nesterov else buf
-        w -= self.lr * g
+            g = g + s["momentum"] * buf if self.nesterov else buf
+        w -= s["lr"] * g
+
+    def structure(self) -> tuple:
+        return super().structure() + (bool(self.weight_decay), bool(self.momentum), self.nesterov,
+                                      tuple(b is None for b in self.momentum_buffers))
 
 
 class Adam(Optimizer):
@@ -160,18 +196,26 @@ class Adam(Optimizer):
         self.exp_avg = [np.zeros_like(p.data) for p in self.params]
         self.exp_avg_sq = [np.zeros_like(p.data) for p in self.params]
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+    def _numbers(self, i: int) -> dict[str, float]:
         b1, b2 = self.betas
         self.steps[i] += 1
         t = self.steps[i]
+        return {"b1": b1, "1-b1": 1 - b1, "b2": b2, "1-b2": 1 - b2, "eps": self.eps,
+                "weight_decay": self.weight_decay, "bc2": math.sqrt(1 - b2 ** t),
+                "step_size": self.lr / (1 - b1 ** t)}
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
         if self.weight_decay:
-            g = g + self.weight_decay * w
-        m, v = self.exp_avg[i], self.exp_avg_sq[i]
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * g * g
+            g = g + s["weight_decay"] * w
+        m, v = traced(self.exp_avg[i]), traced(self.exp_avg_sq[i])
+        m *= s["b1"]
+        m += s["1-b1"] * g
+        v *= s["b2"]
+        v += s["1-b2"] * g * g
         denom = np.sqrt(v)
-        denom /= math.sqrt(1 - b2 ** t)
-        denom += self.eps
-        w -= (self.lr / (1 - b1 ** t)) * (m / denom)
+        denom /= s["bc2"]
+        denom += s["eps"]
+        w -= s["step_size"] * (m / denom)
+
+    def structure(self) -> tuple:
+        return super().structure() + (bool(self.weight_decay),)

@@ -39,9 +39,12 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     keeps its dtype, an explicit dtype wins."""
     if isinstance(data, Tensor):
         data = data._data
-    if dtype is not None:
+    if isinstance(data, np.ndarray):             # (array methods: recorded by tg.compile)
+        arr = data.astype(dtype) if dtype is not None else data.copy(order="K")
+    elif dtype is not None:
         return np.array(data, dtype=dtype)
-    arr = np.array(data)
+    else:
+        arr = np.array(data)
     if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
         return arr.astype(_default_dtype, copy=False)
     if arr.dtype.kind not in "fbiu":
@@ -81,6 +84,7 @@ class Tensor:
                 np.copyto(self._data, value)
                 return
         self._data = value if isinstance(value, np.ndarray) else np.asarray(value)
+        changes[0] += 1                          # a compiled step that read the old one retraces
 
     @property
     def grad(self) -> "Tensor | None":
@@ -98,6 +102,8 @@ class Tensor:
             if g.dtype.kind != self.dtype.kind:
                 raise RuntimeError(f"assigned grad has dtype {g.dtype}, but the tensor has "
                                    f"dtype {self.dtype}")
+        if _local.mode.trace is not None:
+            _local.mode.trace.resets.add(id(self))
         self._grad = g
 
     # ------------------------------------------------------------ attributes
@@ -234,7 +240,7 @@ class Tensor:
         if method != "__call__" or kwargs:
             return NotImplemented
         if ufunc in _COMPARISONS:
-            return wrap(np.asarray(ufunc(*[_raw(x) for x in inputs])))
+            return wrap(np.asanyarray(ufunc(*[_raw(x) for x in inputs])))
         op = _UFUNC_OPS.get(ufunc)
         if op is None:
             return NotImplemented
@@ -297,6 +303,8 @@ class Tensor:
 
     def _inplace(self, ufunc: Any, op: str, o: Any, symbol: str) -> "Tensor":
         other = as_tensor(o, self)
+        if _local.mode.trace is not None:
+            _local.mode.trace.adopt(self)         # state changed in place: live in a replay
         try:
             if self._must_record(other, symbol):
                 self._record_inplace(getattr(_ops, op), other)
@@ -321,6 +329,8 @@ class Tensor:
 
     def __setitem__(self, idx: Any, value: Any) -> None:
         other = as_tensor(value, self)
+        if _local.mode.trace is not None:
+            _local.mode.trace.adopt(self)
         if self._must_record(other, "t[...] = v"):
             raise RuntimeError(
                 "t[...] = v on a Tensor that is part of a graph (or with a value that requires "
@@ -344,12 +354,12 @@ class Tensor:
         return True
 
     # comparisons: bool Tensors outside the graph (asarray: 0-d comparisons give NumPy scalars)
-    def __lt__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data < _raw(o)))
-    def __le__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data <= _raw(o)))
-    def __gt__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data > _raw(o)))
-    def __ge__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data >= _raw(o)))
-    def __eq__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data == _raw(o)))  # type: ignore[override]
-    def __ne__(self, o: Any) -> "Tensor": return wrap(np.asarray(self._data != _raw(o)))  # type: ignore[override]
+    def __lt__(self, o: Any) -> "Tensor": return wrap(np.asanyarray(self._data < _raw(o)))
+    def __le__(self, o: Any) -> "Tensor": return wrap(np.asanyarray(self._data <= _raw(o)))
+    def __gt__(self, o: Any) -> "Tensor": return wrap(np.asanyarray(self._data > _raw(o)))
+    def __ge__(self, o: Any) -> "Tensor": return wrap(np.asanyarray(self._data >= _raw(o)))
+    def __eq__(self, o: Any) -> "Tensor": return wrap(np.asanyarray(self._data == _raw(o)))  # type: ignore[override]
+    def __ne__(self, o: Any) -> "Tensor": return wrap(np.asanyarray(self._data != _raw(o)))  # type: ignore[override]
 
     # ------------------------------------------------------------ elementwise
     def exp(self) -> "Tensor": return _ops.Exp.apply(self)
@@ -502,6 +512,8 @@ def _shape_arg(args: tuple) -> tuple:
 # checks a node's saved values only if some in-place change happened after it was recorded.
 clock = itertools.count(1)
 last_change = [0]        # the clock's value at the latest in-place change, in any thread
+changes = [0]            # bumped when arrays a compiled step holds may be replaced: a
+                         # parameter's .data rebound, a module or optimizer changed or loaded
 rebased = [False]        # whether any recorded in-place op ever gave a Tensor a newer history
 
 

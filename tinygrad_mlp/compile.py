@@ -1,0 +1,574 @@
+"""`tg.compile`: trace a step once, replay its NumPy kernels on the same buffers.
+
+The first call for a signature runs `fn` eagerly while a `Trace` records every NumPy operation
+it makes on the traced data: ops' own forward and backward kernels, the engine's sums, the
+optimizer's update. Recording works through `Traced`, an ndarray subclass: NumPy hands every
+ufunc and function call that involves one to the trace (`__array_ufunc__`,
+`__array_function__`). Each recorded call keeps its trace-time output array and writes into it
+again at replay (`out=`), so views taken at trace time (reshapes, transposes, slices) stay
+valid and need no recording, and a replay allocates nothing.
+
+What an array is decides how a replay treats it:
+- a step's output: recomputed by that step;
+- an input: the trace's own copy, refreshed from the arguments at every call;
+- live state (parameters, their gradients, optimizer buffers): the same array, read and
+  written in place, so a replay sees the values of now;
+- anything else the step reads (constants, and scratch arrays an op made with np.zeros): the
+  same array; if a recorded step writes into part of it, its trace-time content is restored
+  before its first use in every replay.
+Python state that changes every step (an optimizer's step counts and learning rate) is
+replayed by calling the Python function again (`mode.every_step`).
+
+A replay is valid while the model and optimizer keep their structure: a new signature, a
+replaced parameter array, a `load_state_dict`, or an optimizer whose buffers appeared traces
+again. Reading a traced value into Python inside `fn` raises `TraceError`: a replay runs no
+Python, so the value (and any branch on it) would be frozen.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+from .mode import TraceError, _local, is_grad_enabled
+from .tensor import Tensor, changes, wrap
+
+__all__ = ["compile", "Compiled", "TraceError"]
+
+# NumPy functions that only inspect their arguments (no array comes out): run, never recorded
+_QUERIES = {np.may_share_memory, np.shares_memory, np.result_type, np.can_cast, np.ndim,
+            np.shape, np.size, np.isscalar, np.iscomplexobj, np.isrealobj, np.array_equal,
+            np.allclose, np.isclose}
+# NumPy functions that write into their first argument
+_MUTATORS = {np.copyto, np.put_along_axis, np.put, np.place, np.putmask, np.fill_diagonal}
+# NumPy functions that take `out=` (a replay writes straight into the buffer)
+_WITH_OUT = {np.dot, np.concatenate, np.sum, np.max, np.min, np.amax, np.amin, np.mean,
+             np.prod, np.clip, np.take, np.cumsum}
+
+
+def _plain(x: Any) -> Any:
+    """A Traced array as a plain view of the same memory (replays run on these); tuples and
+    lists element by element; anything else as it is."""
+    if isinstance(x, Traced):
+        return x.view(np.ndarray)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_plain(v) for v in x)
+    return x
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    """The array that owns `a`'s memory (following views)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _arrays(x: Any) -> list[np.ndarray]:
+    """The ndarrays in an argument (tuples and lists searched)."""
+    if isinstance(x, np.ndarray):
+        return [x]
+    if isinstance(x, (tuple, list)):
+        return [a for v in x for a in _arrays(v)]
+    return []
+
+
+class Traced(np.ndarray):
+    """An array whose NumPy operations the active trace records. Outside a trace (an array
+    that leaked out) it computes like a plain array."""
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        trace = _local.mode.trace
+        if trace is None:
+            out = kwargs.get("out")
+            if out is not None:
+                kwargs["out"] = _plain(out)
+            return getattr(ufunc, method)(*_plain(inputs), **kwargs)
+        return trace.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        trace = _local.mode.trace
+        if trace is None:
+            return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
+        return trace.function(func, args, kwargs)
+
+    # methods that make new data without a ufunc or a NumPy function
+    def astype(self, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True,
+               copy: bool = True) -> Any:
+        if not copy and np.dtype(dtype) == self.dtype:
+            return self
+        return _record_copy(self, lambda a: a.astype(dtype, order=order, casting=casting))
+
+    def copy(self, order: str = "C") -> Any:
+        return _record_copy(self, lambda a: a.copy(order))
+
+    def reshape(self, *shape: Any, **kw: Any) -> Any:
+        return _record_copy(self, lambda a: a.reshape(*shape, **kw), view_ok=True)
+
+    def ravel(self, order: str = "C") -> Any:
+        return _record_copy(self, lambda a: a.ravel(order), view_ok=True)
+
+    def flatten(self, order: str = "C") -> Any:
+        return _record_copy(self, lambda a: a.flatten(order))
+
+    def dot(self, b: Any, out: Any = None) -> Any:
+        return np.dot(self, b) if out is None else np.dot(self, b, out=out)
+
+    def argmax(self, *args: Any, **kwargs: Any) -> Any:
+        return _record_copy(self, lambda a: np.asarray(a.argmax(*args, **kwargs)))
+
+    def argmin(self, *args: Any, **kwargs: Any) -> Any:
+        return _record_copy(self, lambda a: np.asarray(a.argmin(*args, **kwargs)))
+
+    def __getitem__(self, idx: Any) -> Any:
+        trace = _local.mode.trace
+        if trace is None:
+            return np.ndarray.__getitem__(self, idx)
+        return trace.read(lambda a, i: a[i], self, _plain(idx))
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        trace = _local.mode.trace
+        if trace is None:
+            np.ndarray.__setitem__(self, idx, _plain(value))
+            return
+        trace.write(_setitem, self, _plain(idx), _plain(value))
+
+    def fill(self, value: Any) -> None:
+        self[...] = value
+
+
+def _setitem(a: np.ndarray, idx: Any, value: Any) -> None:
+    a[idx] = value
+
+
+def _record_copy(arr: Traced, make: Callable[[np.ndarray], np.ndarray], view_ok: bool = False) -> Any:
+    trace = _local.mode.trace
+    if trace is None:
+        return make(arr.view(np.ndarray))
+    return trace.read(lambda a, _: make(a), arr, None, view_ok=view_ok)
+
+
+class Trace:
+    """The recording of one call: the replay steps (callables) and what each array is."""
+
+    def __init__(self) -> None:
+        self.steps: list[Callable[[], Any]] = []
+        self.kind: dict[int, str] = {}                 # id(root) -> "out" | "input" | "live"
+        self.keep: dict[int, np.ndarray] = {}          # every root seen (so ids stay valid)
+        self.first: dict[int, tuple[int, np.ndarray]] = {}   # other roots: first step, content
+        self.dirty: set[int] = set()                   # other roots a step writes into in part
+        self.adopted: list[tuple[Tensor, np.ndarray, bool]] = []   # tensor, array, had a grad
+        self.old_grads: dict[int, tuple[Tensor, np.ndarray]] = {}  # id(array) -> (tensor, array)
+        self.read_old: set[int] = set()                # old gradients a step read
+        self.resets: set[int] = set()                  # tensors whose .grad fn assigned
+        self.optimizers: dict[int, Any] = {}
+        self.inputs: list[np.ndarray] = []
+
+    # ------------------------------------------------------------ what arrays are
+    def _see(self, a: np.ndarray) -> None:
+        root = _root(a)
+        key = id(root)
+        if key in self.old_grads:
+            self.read_old.add(key)
+        if key not in self.keep:
+            self.keep[key] = root
+            self.first[key] = (len(self.steps), root.copy())
+
+    def _made(self, a: np.ndarray) -> None:
+        """`a` is a new output of the step being recorded."""
+        self.keep[id(a)] = a
+        self.kind[id(a)] = "out"
+
+    def _wrote(self, a: np.ndarray, whole: bool) -> None:
+        """A recorded step writes into `a`: all of it, or only part of it (or reading it)."""
+        self._see(a)
+        key = id(_root(a))
+        if key in self.kind:
+            return
+        if whole and self.first[key][0] == len(self.steps):
+            self.kind[key] = "out"                      # its first use overwrites it: a buffer
+            del self.first[key]
+        else:
+            self.dirty.add(key)
+
+    def live(self, arr: np.ndarray) -> Traced:
+        """Register `arr` as state read and written in place at every replay."""
+        if isinstance(arr, Traced):
+            return arr
+        root = _root(arr)
+        self.keep[id(root)] = root
+        if id(root) not in self.kind:
+            self.kind[id(root)] = "live"
+            self.first.pop(id(root), None)
+        return arr.view(Traced)
+
+    def adopt(self, t: Tensor) -> None:
+        """A Tensor from outside the step (a parameter, a constant) first met by an op: its
+        array, and its current gradient, become live and are seen as Traced until the end."""
+        if isinstance(t._data, Traced):
+            return
+        had_grad = t._grad is not None and id(t) not in self.resets
+        self.adopted.append((t, t._data, had_grad))
+        if had_grad and not isinstance(t._grad._data, Traced):
+            old = t._grad._data
+            self.old_grads[id(_root(old))] = (t, old)
+            t._grad = wrap(self.live(old))
+        t._data = self.live(t._data)
+
+    def input(self, value: np.ndarray) -> Traced:
+        """A copy of an argument's array, refreshed from the argument at every replay."""
+        buf = np.array(value, order="C")
+        self.inputs.append(buf)
+        self.keep[id(buf)] = buf
+        self.kind[id(buf)] = "input"
+        return buf.view(Traced)
+
+    # ------------------------------------------------------------ recording
+    def python(self, fn: Callable, args: tuple) -> None:
+        """A Python function to call again at this point of every replay."""
+        self.steps.append(functools.partial(fn, *args))
+        optimizer = getattr(fn, "__self__", None)
+        if hasattr(optimizer, "structure"):
+            self.optimizers[id(optimizer)] = optimizer
+
+    def ufunc(self, ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
+        args = _plain(inputs)
+        kw = {k: _plain(v) for k, v in kwargs.items()}
+        call = getattr(ufunc, method)
+        reads = _arrays(args)
+        for a in reads:
+            self._see(a)
+        out = kw.pop("out", None)
+        if method == "at":                               # in place into args[0], in part
+            call(*args, **kw)
+            self._wrote(args[0], whole=False)
+            self.steps.append(functools.partial(call, *args, **kw))
+            return None
+        if out is not None:
+            call(*args, out=out, **kw)
+            whole = "where" not in kw and method in ("__call__", "reduce") and not any(
+                np.may_share_memory(o, a) for o in out for a in reads)
+            for o in out:
+                self._wrote(o, whole)
+            self.steps.append(functools.partial(call, *args, out=out, **kw))
+            given = kwargs["out"]
+            return given[0] if len(given) == 1 else given
+        result = call(*args, **kw)
+        results = result if isinstance(result, tuple) else (result,)
+        bufs = tuple(r if isinstance(r, np.ndarray) else np.asarray(r) for r in results)
+        for b in bufs:
+            self._made(b)
+        self.steps.append(functools.partial(call, *args, out=bufs, **kw))
+        traced = tuple(b.view(Traced) for b in bufs)
+        return traced if isinstance(result, tuple) else traced[0]
+
+    def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        a, kw = _plain(args), {k: _plain(v) for k, v in kwargs.items()}
+        if func in _QUERIES:
+            return func(*a, **kw)
+        reads = _arrays(a) + _arrays(list(kw.values()))
+        for r in reads:
+            self._see(r)
+        if func in _MUTATORS or "out" in kw:
+            func(*a, **kw)
+            targets = _arrays(kw["out"]) if "out" in kw else [a[0]]
+            whole = "out" in kw or (func is np.copyto and "where" not in kw
+                                    and not np.may_share_memory(a[0], a[1]))
+            for o in targets:
+                self._wrote(o, whole)
+            self.steps.append(functools.partial(func, *a, **kw))
+            return kwargs.get("out")
+        into = (lambda buf: func(*a, out=buf, **kw)) if func in _WITH_OUT else None
+        return self._new(lambda: func(*a, **kw), reads, into)
+
+    def read(self, make: Callable, arr: Traced, idx: Any, view_ok: bool = True) -> Any:
+        """A method of a Traced array (indexing, astype, reshape, ...): a view of it needs
+        nothing at replay; new data is recorded."""
+        a = arr.view(np.ndarray)
+        reads = [a] + _arrays(idx)
+        for r in reads:
+            self._see(r)
+        return self._new(lambda: make(a, idx), reads, None, view_ok)
+
+    def write(self, fn: Callable, arr: Traced, idx: Any, value: Any) -> None:
+        a = arr.view(np.ndarray)
+        for r in _arrays(idx) + _arrays(value):
+            self._see(r)
+        fn(a, idx, value)
+        self._wrote(a, whole=False)
+        self.steps.append(functools.partial(fn, a, idx, value))
+
+    def _new(self, compute: Callable[[], Any], reads: list[np.ndarray],
+             into: Callable[[np.ndarray], Any] | None, view_ok: bool = True) -> Any:
+        """The result of a call: views of what it read need nothing at replay; new arrays
+        are recorded (refilled in place at replay); Python values pass through."""
+        result = compute()
+        if isinstance(result, tuple):
+            if all(not isinstance(r, np.ndarray) or (view_ok and _shares(r, reads))
+                   for r in result):
+                return tuple(r.view(Traced) if isinstance(r, np.ndarray) else r for r in result)
+            bufs = [np.array(r) for r in result]
+            for b in bufs:
+                self._made(b)
+            self.steps.append(functools.partial(_refill_all, bufs, compute))
+            return tuple(b.view(Traced) for b in bufs)
+        if isinstance(result, np.generic):
+            result, into = np.asarray(result), None      # a 0-d result: NumPy gave a scalar
+        elif not isinstance(result, np.ndarray):
+            return result
+        elif view_ok and _shares(result, reads):
+            return result.view(Traced)
+        self._made(result)
+        self.steps.append(functools.partial(into, result) if into is not None
+                          else functools.partial(_refill, result, compute))
+        return result.view(Traced)
+
+    # ------------------------------------------------------------ after the call
+    def finish(self) -> None:
+        """Give adopted Tensors their own arrays back; before the first use of every scratch
+        array a step writes into in part, restore its first content; note what a replay
+        assumes (optimizer structure, which gradients exist at the start)."""
+        for t, original, _ in self.adopted:
+            t._data = original
+            if t._grad is not None and isinstance(t._grad._data, Traced):
+                t._grad = wrap(t._grad._data.view(np.ndarray))
+        restores: dict[int, list[Callable]] = {}
+        for key in self.dirty:
+            if key in self.first:
+                index, content = self.first[key]
+                restores.setdefault(index, []).append(
+                    functools.partial(np.copyto, self.keep[key], content))
+        self.steps = [s for i, step in enumerate(self.steps) for s in restores.get(i, []) + [step]]
+        self.first.clear()                               # the snapshots not needed
+        self.grads = [(t, None if t._grad is None else t._grad._data) for t, _, _ in self.adopted]
+        self.old_read = [v for k, v in self.old_grads.items() if k in self.read_old]
+        self.no_grad_before = [t for t, _, had in self.adopted
+                               if not had and id(t) not in self.resets]
+        self.structures = {k: o.structure() for k, o in self.optimizers.items()}
+        for o in self.optimizers.values():
+            _untrace_state(o)
+
+    def valid(self) -> bool:
+        """Whether a replay now does what an eager call would."""
+        return (all(o.structure() == self.structures[k] for k, o in self.optimizers.items())
+                and all(t._grad is None for t in self.no_grad_before)
+                and all(t._grad is not None for t, _ in self.old_read))
+
+    def replay(self, arrays: list[np.ndarray]) -> None:
+        for buf, value in zip(self.inputs, arrays):
+            np.copyto(buf, value)
+        for t, old in self.old_read:                    # gradients accumulated onto
+            if t._grad._data is not old:
+                np.copyto(old, t._grad._data)
+        for step in self.steps:
+            step()
+        for t, g in self.grads:
+            t._grad = None if g is None else wrap(g)
+
+
+def _shares(a: np.ndarray, reads: list[np.ndarray]) -> bool:
+    return any(np.may_share_memory(a, r) for r in reads)
+
+
+def _refill(buf: np.ndarray, compute: Callable[[], Any]) -> None:
+    np.copyto(buf, compute())
+
+
+def _refill_all(bufs: list[np.ndarray], compute: Callable[[], Any]) -> None:
+    for b, r in zip(bufs, compute()):
+        np.copyto(b, r)
+
+
+def _untrace_state(optimizer: Any) -> None:
+    """Buffers an optimizer created during the trace (SGD's first momentum) as plain arrays."""
+    for attr in getattr(optimizer, "state_names", {}).values():
+        values = getattr(optimizer, attr)
+        for i, v in enumerate(values):
+            if isinstance(v, Traced):
+                values[i] = v.view(np.ndarray)
+
+
+# ---------------------------------------------------------------- the compiled function
+class Compiled:
+    """`fn` compiled: a trace per signature (array shapes and dtypes, Python scalars, grad
+    mode), replayed while valid. `cache_size` is the number of traces kept."""
+
+    def __init__(self, fn: Callable, check: bool = False) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn, self.check = fn, check
+        self._traces: dict[tuple, tuple[Trace, int, Any]] = {}
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._traces)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key = _signature(args, kwargs)
+        entry = self._traces.get(key)
+        if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
+            del self._traces[key]                        # stale: trace again
+            entry = None
+        if entry is None:
+            return self._trace(key, args, kwargs)
+        trace, _, spec = entry
+        arrays = _arg_arrays(args, kwargs)
+        if self.check:
+            return _checked(self.fn, trace, spec, arrays, args, kwargs)
+        trace.replay(arrays)
+        return _build(spec)
+
+    def _trace(self, key: tuple, args: tuple, kwargs: dict) -> Any:
+        mode = _local.mode
+        if mode.trace is not None:
+            raise TraceError("tg.compile: a compiled function was called while another one is "
+                             "being traced; compile the outer function only")
+        trace = Trace()
+        epoch = changes[0]
+        targs = tuple(_traced_arg(trace, a) for a in args)
+        tkwargs = {k: _traced_arg(trace, v) for k, v in sorted(kwargs.items())}
+        mode.trace = trace
+        try:
+            out = self.fn(*targs, **tkwargs)
+        finally:
+            mode.trace = None
+            trace.finish()
+        spec = _spec(out)
+        self._traces[key] = (trace, epoch, spec)
+        return _build(spec)
+
+
+def compile(fn: Callable | None = None, *, check: bool = False) -> Any:  # noqa: A001
+    """Compile `fn` (a training or evaluation step): the first call for each signature runs it
+    eagerly while recording its NumPy kernels, later calls replay them on the same buffers,
+    bit for bit equal to eager execution. Usable as `@tg.compile` or
+    `tg.compile(fn, check=True)` (which also runs `fn` eagerly on every call and raises if the
+    two differ)."""
+    if fn is None:
+        return lambda f: Compiled(f, check=check)
+    return Compiled(fn, check=check)
+
+
+# ---------------------------------------------------------------- arguments and results
+def _signature(args: tuple, kwargs: dict) -> tuple:
+    parts: list[Any] = [is_grad_enabled()]
+    for name, a in list(enumerate(args)) + sorted(kwargs.items()):
+        if isinstance(a, Tensor):
+            if a.requires_grad:
+                raise TypeError(f"tg.compile: argument {name} is a Tensor that requires grad; "
+                                "compiled steps take data (parameters belong to the model)")
+            a = a._data
+        if isinstance(a, np.ndarray):
+            parts.append((name, "array", a.shape, a.dtype.str))
+        elif a is None or isinstance(a, (bool, int, float, str)):
+            parts.append((name, "scalar", type(a), a))
+        else:
+            raise TypeError(f"tg.compile: argument {name} of type {type(a).__name__} is not "
+                            "supported; pass Tensors, ndarrays and Python scalars")
+    return tuple(parts)
+
+
+def _traced_arg(trace: Trace, a: Any) -> Any:
+    if isinstance(a, Tensor):
+        return wrap(trace.input(a._data))
+    if isinstance(a, np.ndarray):
+        return trace.input(a)
+    return a
+
+
+def _arg_arrays(args: tuple, kwargs: dict) -> list[np.ndarray]:
+    values = list(args) + [v for _, v in sorted(kwargs.items())]
+    return [v._data if isinstance(v, Tensor) else v for v in values
+            if isinstance(v, (Tensor, np.ndarray))]
+
+
+def _spec(out: Any) -> Any:
+    """What fn returned, with each array replaced by the buffer a replay refills."""
+    if isinstance(out, Tensor):
+        return ("tensor", out._data.view(np.ndarray))
+    if isinstance(out, np.ndarray):
+        return ("array", out.view(np.ndarray))
+    if isinstance(out, (tuple, list)):
+        return (type(out), [_spec(o) for o in out])
+    if isinstance(out, dict):
+        return (dict, {k: _spec(v) for k, v in out.items()})
+    return ("value", out)
+
+
+def _build(spec: Any) -> Any:
+    """The returned value of a call: new Tensors (copies: no graph, not a reused buffer)."""
+    kind, value = spec
+    if kind == "tensor":
+        return wrap(value.copy())
+    if kind == "array":
+        return value.copy()
+    if kind is dict:
+        return {k: _build(v) for k, v in value.items()}
+    if kind in (tuple, list):
+        return kind(_build(v) for v in value)
+    return value
+
+
+# ---------------------------------------------------------------- check=True
+def _state(trace: Trace) -> list[tuple[str, Any]]:
+    """Copies of everything a step changes: parameters (and other adopted tensors), their
+    gradients, optimizer state."""
+    out: list[tuple[str, Any]] = []
+    for k, (t, _, _) in enumerate(trace.adopted):
+        out.append((f"tensor {k} ({t.label or tuple(t.shape)})", t._data.copy()))
+        out.append((f"tensor {k} .grad", None if t._grad is None else t._grad._data.copy()))
+    for o in trace.optimizers.values():
+        for name, attr in o.state_names.items():
+            out += [(f"{type(o).__name__} {name}[{i}]", v.copy() if isinstance(v, np.ndarray) else v)
+                    for i, v in enumerate(getattr(o, attr))]
+    return out
+
+
+def _restore(trace: Trace, saved: list[tuple[str, Any]], grads: list[Any]) -> None:
+    values = iter(v for _, v in saved)
+    for (t, _, _), g in zip(trace.adopted, grads):
+        np.copyto(t._data, next(values))
+        old = next(values)
+        t._grad = g
+        if g is not None:
+            np.copyto(g._data, old)
+    for o in trace.optimizers.values():
+        for attr in o.state_names.values():
+            current = getattr(o, attr)
+            for i in range(len(current)):
+                v = next(values)
+                if isinstance(v, np.ndarray) and isinstance(current[i], np.ndarray):
+                    np.copyto(current[i], v)
+                else:
+                    current[i] = v
+
+
+def _checked(fn: Callable, trace: Trace, spec: Any, arrays: list[np.ndarray], args: tuple,
+             kwargs: dict) -> Any:
+    """check=True: run fn eagerly, then the replay from the same state; any difference
+    (outputs, parameters, gradients, optimizer state) raises."""
+    before, grads = _state(trace), [t._grad for t, _, _ in trace.adopted]
+    eager = _flat(_spec(fn(*args, **kwargs)))
+    eager_state = _state(trace)
+    _restore(trace, before, grads)
+    trace.replay(arrays)
+    replayed = _flat(spec)
+    for (name, a), (_, b) in zip(eager + eager_state, replayed + _state(trace)):
+        same = (a is None and b is None) or (
+            isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=True)) or (
+            not isinstance(a, np.ndarray) and a == b)
+        if not same:
+            raise RuntimeError(f"tg.compile(check=True): the replay differs from eager "
+                               f"execution in {name}: eager {a!r}, replayed {b!r}")
+    return _build(spec)
+
+
+def _flat(spec: Any, name: str = "output") -> list[tuple[str, Any]]:
+    kind, value = spec
+    if kind in ("tensor", "array"):
+        return [(name, value.copy())]
+    if kind is dict:
+        return [x for k, v in value.items() for x in _flat(v, f"{name}[{k!r}]")]
+    if kind in (tuple, list):
+        return [x for i, v in enumerate(value) for x in _flat(v, f"{name}[{i}]")]
+    return [(name, value)]
