@@ -4,9 +4,10 @@ exercise the page marks.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
 import os
-import uuid
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from ..tensor import Tensor
 from . import player, rendering, steps
 
 __all__ = ["Explorer", "explore"]
+
+_shown = itertools.count(1)      # players shown in this process: unique ids on one page
 
 
 class Explorer:
@@ -82,7 +85,9 @@ class Explorer:
         focus = [""] + [f"o{s.out}" for s in self.trace.steps]
         frames = [{"svg": svg, "title": t, "focus": f}
                   for svg, t, f in zip(self.svgs, self.titles(), focus)]
-        return player.fragment(f"tgx-{uuid.uuid4().hex[:12]}", self._title(), frames,
+        digest = hashlib.sha1("".join(self.svgs).encode("utf-8")).hexdigest()[:10]
+        uid = f"tgx-{digest}" + ("" if page else f"-{next(_shown)}")    # a saved page: stable
+        return player.fragment(uid, self._title(), frames,
                                int(self.seconds_per_frame * 1000),
                                self.answers() if self.quiz else None, page=page)
 

@@ -316,7 +316,7 @@ class _GraphWriter:
         self.dot = Digraph(graph_attr={"rankdir": rankdir, "fontname": _FONT, "nodesep": "0.25",
                                        "ranksep": "0.35"},
                            node_attr={"fontname": _FONT, "fontsize": "11"},
-                           edge_attr={"arrowsize": "0.7", "color": "#6b7280"})
+                           edge_attr={"arrowsize": "0.7", "color": "#6b7280", "fontname": _FONT})
         self.bodies: dict[int | None, list[tuple[str, dict[str, str]]]] = {}
         self.links: list[tuple[str, str, dict[str, str]]] = []
         self.roles: set[str] = set()
@@ -410,36 +410,40 @@ class _GraphWriter:
                 lit = a in self.lit and b in self.lit
                 attrs = {"color": HIGHLIGHT, "penwidth": "2.5"} if lit else {}
                 if role and not folded:
-                    attrs.update(headlabel=role, labelfontsize="10", labelfontcolor="#4b5563",
+                    attrs.update(headlabel=role, labelfontsize="11", labelfontcolor="#4b5563",
                                  labeldistance="1.8")
                 self.links.append((sa, sb, attrs))
 
     def legend(self) -> None:
-        """A key: what the colours, shapes and double edges mean."""
+        """A key in two rows: the value roles, then the other marks (a constant, a leaf
+        without grad, an op, and an operand used twice)."""
         key = Digraph(name="cluster_legend", graph_attr={
             "label": "key", "style": "rounded", "color": "#9ca3af", "fontname": _FONT,
             "fontsize": "11", "labeljust": "l"})
-        entries = [("input", "input (requires grad)"), ("parameter", "parameter"),
-                   ("intermediate", "intermediate value"), ("output", "output (root)"),
-                   ("constant", "constant")]
-        prev = None
-        for role, text in entries:
-            attrs = {"shape": "box", "style": "filled", "fillcolor": ROLE_COLORS[role],
-                     "fontsize": "10", "label": text}
-            if role == "constant":
-                attrs.update(style="rounded,filled", color="#9ca3af")
-            key.node(f"key_{role}", **attrs)
-            if prev:
-                key.edge(prev, f"key_{role}", style="invis")
-            prev = f"key_{role}"
-        key.node("key_nograd", label="dashed: no grad", shape="box", style="filled,dashed",
-                 fillcolor=ROLE_COLORS["input"], fontsize="10")
-        key.node("key_op", label="op (× σ …)", shape="ellipse", style="filled",
-                 fillcolor=ROLE_COLORS["op"], fontsize="10")
-        key.node("key_twice", label="two edges: used twice,\ngradients add", shape="plaintext",
-                 fontsize="10")
-        for a, b in [(prev, "key_nograd"), ("key_nograd", "key_op"), ("key_op", "key_twice")]:
-            key.edge(a, b, style="invis")
+        box = {"shape": "box", "style": "filled", "fontsize": "10"}
+        rows = [[("key_input", dict(box, fillcolor=ROLE_COLORS["input"], label="input")),
+                 ("key_parameter", dict(box, fillcolor=ROLE_COLORS["parameter"], label="parameter")),
+                 ("key_intermediate", dict(box, fillcolor=ROLE_COLORS["intermediate"],
+                                           label="intermediate")),
+                 ("key_output", dict(box, fillcolor=ROLE_COLORS["output"], label="output (root)"))],
+                [("key_constant", dict(box, style="rounded,filled", color="#9ca3af",
+                                       fillcolor=ROLE_COLORS["constant"], label="constant")),
+                 ("key_nograd", dict(box, style="filled,dashed", fillcolor=ROLE_COLORS["input"],
+                                     label="dashed: no grad")),
+                 ("key_op", {"shape": "ellipse", "style": "filled", "fontsize": "10",
+                             "fillcolor": ROLE_COLORS["op"], "label": "op: + × σ …"}),
+                 ("key_a", dict(box, fillcolor=ROLE_COLORS["input"], label="a")),
+                 ("key_twice", {"shape": "ellipse", "style": "filled", "fontsize": "10",
+                                "fillcolor": ROLE_COLORS["op"], "label": "×"}),
+                 ("key_note", {"shape": "plaintext", "fontsize": "10",
+                               "label": "a × a: a is used twice,\\ntwo edges, gradients add"})]]
+        for row in rows:
+            for (name, attrs), (nxt, _) in zip(row, row[1:] + [(None, None)]):
+                key.node(name, **attrs)
+                if nxt is not None and (name, nxt) != ("key_a", "key_twice"):
+                    key.edge(name, nxt, style="invis")
+        key.edge("key_a", "key_twice")
+        key.edge("key_a", "key_twice")
         self.dot.subgraph(key)
 
     def cut_marker(self, max_nodes: int | None) -> None:

@@ -42,14 +42,15 @@ def num(x: Any) -> str:
 
 
 def values(a: Any, max_elements: int = 6) -> list[str]:
-    """A few numbers verbatim (a matrix one row per line, as it is written on paper), many as
-    summary statistics (two lines); never a NumPy warning."""
+    """A few numbers verbatim (a matrix one row per line, as it is written on paper; a column
+    on one line), many as summary statistics (two lines); never a NumPy warning."""
     a = np.asarray(a)
     if a.size <= max_elements:
         if a.ndim == 0:
             return [num(a.item())]
         text = np.array2string(a, separator=", ", max_line_width=10**9, formatter={"all": num})
-        return [line.strip() for line in text.split("\n") if line.strip()]
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        return lines if a.shape[-1] > 1 else [" ".join(lines)]    # a column: one line
     f = a.astype(np.float64) if a.dtype.kind in "biu" else a
     with np.errstate(all="ignore"):
         return [f"mean {num(np.mean(f))} std {num(np.std(f))}",
