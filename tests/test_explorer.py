@@ -306,3 +306,21 @@ def test_save_gif(tmp_path, monkeypatch):
     monkeypatch.setattr(viz.rendering, "_dot_available", lambda: False)
     with pytest.raises(RuntimeError, match="dot program.*save\\(path.html\\)"):
         ex.save_gif(tmp_path / "again.gif")
+
+
+def test_demo_index_links_the_explorer_pages(tmp_path):
+    """demos/backprop.py writes the players for (x + y) z (also as a quiz) and the 2-3-1 MLP,
+    and the index links them."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demos"))
+    import backprop
+    import run_all
+    run_all.run_all(tmp_path, fast=True, names=["backprop"])
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    for name, _ in backprop.PAGES:
+        page = (tmp_path / name).read_text(encoding="utf-8")
+        assert page.startswith("<!doctype html>") and 'class="tgx"' in page
+        assert f"href='{name}'" in index and f"]({name})" in readme
+    assert "tgx-quiz" in (tmp_path / "backprop_xyz_quiz.html").read_text(encoding="utf-8")
