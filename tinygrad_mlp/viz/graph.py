@@ -231,8 +231,9 @@ def _collapse(w: _Walk, mods: _Modules, ancestor: Callable | None) -> _Collapsed
             j = w.pos.get(id(p))
             if j is not None and module.get(j) == m:
                 link[find(j)] = find(k)
+    number = {m: i for i, m in enumerate(mods.name)}     # stable names, not ids, in the DOT
     for k, m in module.items():
-        call = f"c{m}_{find(k)}"
+        call = f"c{number[m]}_{find(k)}"
         out.into[f"o{k}"] = call
         out.module[call] = m
         out.ops[call] = out.ops.get(call, 0) + 1
@@ -444,6 +445,8 @@ class _GraphWriter:
                     key.edge(name, nxt, style="invis")
         key.edge("key_a", "key_twice")
         key.edge("key_a", "key_twice")
+        # row order: in a left-to-right picture a flat edge puts its head above its tail
+        key.body.append("\t{rank=same; key_constant -> key_input [style=invis]}\n")
         self.dot.subgraph(key)
 
     def cut_marker(self, max_nodes: int | None) -> None:

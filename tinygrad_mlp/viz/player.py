@@ -183,7 +183,10 @@ def _quiz_table(quiz: Sequence[dict[str, Any]]) -> str:
     rows = []
     for i, q in enumerate(quiz):
         shape = q["shape"]
-        hint = "a number" if not shape else f"{len(q['grad'])} numbers, shape {tuple(shape)}"
+        n = len(q["grad"])
+        hint = "a number" if n == 1 else f"{n} numbers"
+        if shape:
+            hint += f", shape {tuple(shape)}"
         rows.append(f'<tr><td>{e(q["label"])} =</td><td><input type="text" data-i="{i}" '
                     f'data-node="{e(q["node"])}" placeholder="{e(hint)}" '
                     f'aria-label="{e(q["label"])}"></td><td class="tgx-mark"></td></tr>')
