@@ -276,7 +276,8 @@ def test_explorer_page_is_self_contained(tmp_path):
     assert len(ex) == 3 and "3 frames" in repr(ex)
     page = ex.save(tmp_path / "xyz.html")
     text = open(page, encoding="utf-8").read()
-    assert text.startswith("<!doctype html>") and text.count("<svg") == len(ex)
+    assert text.startswith("<!doctype html>")
+    assert text.count("<svg") == len(ex) + 1      # each frame as data, frame 0 shown without JS
     urls = set(re.findall(r"https?://[^\s\"'<>)\\]+", text))
     assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
     for fetch in ("<link", " src=", "@import", "url(", "fetch(", "XMLHttpRequest"):
@@ -324,3 +325,23 @@ def test_demo_index_links_the_explorer_pages(tmp_path):
         assert page.startswith("<!doctype html>") and 'class="tgx"' in page
         assert f"href='{name}'" in index and f"]({name})" in readme
     assert "tgx-quiz" in (tmp_path / "backprop_xyz_quiz.html").read_text(encoding="utf-8")
+
+
+def test_a_custom_function_steps_through_its_own_backward():
+    class Cube(tg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return g * 3 * a * a
+
+    x = tg.Tensor(2.0, requires_grad=True, label="x")
+    y = Cube.apply(x) * 1.5
+    y.label = "y"
+    frames = viz.backward_steps(y)
+    assert "Cube.backward(g)" in frames[2].source and "contribution = 18" in frames[2].source
+    assert agrees(shown_grad(labels(frames[-1])[node_named(frames[-1], "x")]), 18.0)

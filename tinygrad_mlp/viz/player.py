@@ -170,7 +170,8 @@ def fragment(uid: str, title: str, frames: Sequence[dict[str, str]], ms: int,
              f'<div class="tgx-help"><b>{e(title)}</b> · ← → step, space plays (click the '
              "player first) · red: the op backward runs now and the values it sends gradient "
              "to · orange: its output, whose gradient g is the upstream gradient</div>",
-             '<div class="tgx-frame fit"></div>']
+             # frame 0 in place, so a viewer that runs no script still shows the forward pass
+             f'<div class="tgx-frame fit">{frames[0]["svg"] if frames else ""}</div>']
     if quiz:
         parts.append(_quiz_table(quiz))
     parts.append("</div>")

@@ -132,7 +132,7 @@ def _rule(t: Tensor, position: int, names: list[str], out: str) -> tuple[str, bo
     return text, local
 
 
-def _names(w: Any, root: Tensor) -> list[Value]:
+def _names(w: Any) -> list[Value]:
     """Each drawn tensor's name: its label, a parameter's qualified name, a constant's value,
     else t₁, t₂, ... numbered from the inputs towards the root (which is `out`)."""
     mods = _modules(w.tensors)
@@ -173,7 +173,7 @@ def trace(root: Tensor, max_steps: int = MAX_STEPS) -> Trace:
     """The backward pass of the single-number `root`, step by step (see the module doc)."""
     _check_root(root, "backward_steps")
     w = _walk(root, None)
-    values = _names(w, root)
+    values = _names(w)
     order = [t for t in engine.reachable([root]) if id(t) in w.pos]
     if len(order) > max_steps:
         raise ValueError(f"backward_steps: this graph has {len(order)} ops, more than max_steps="
@@ -212,16 +212,19 @@ def _step(t: Tensor, k: int, upstream: np.ndarray, w: Any, values: list[Value],
         if pg is None or not p.requires_grad:
             continue
         j = w.pos[id(p)]
-        amount = engine.unbroadcast(pg, p.shape) if pg.shape != p.shape else pg
+        amount = _reduced(pg, p.shape)
         local = None
-        if ones is not None and ones[i] is not None:
-            local = ones[i] if elementwise else engine.unbroadcast(ones[i], p.shape) \
-                if ones[i].shape != p.shape else ones[i]
+        if ones is not None and ones[i] is not None:   # elementwise: the output's shape
+            local = np.array(ones[i] if elementwise else _reduced(ones[i], p.shape))
         rule, local_rule = _rule(t, i, names, values[k].name)
-        out.append(Contribution(j, i, rule, None if local is None else np.array(local),
-                                np.array(amount), pg.shape != p.shape))
+        out.append(Contribution(j, i, rule, local, np.array(amount), pg.shape != p.shape))
         grads[j] = grads[j] + amount if j in grads else amount
     return Step(k, np.array(upstream), out, local_rule)
+
+
+def _reduced(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A gradient back in its input's shape, exactly as the engine un-broadcasts it."""
+    return engine.unbroadcast(g, shape) if g.shape != shape else g
 
 
 # ================================================================== the pictures
