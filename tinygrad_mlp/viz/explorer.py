@@ -112,7 +112,7 @@ class Explorer:
 
     # ------------------------------------------------------------ the animation
     def save_gif(self, path: str | os.PathLike, seconds_per_frame: float = 1.0,
-                 dpi: float = 96) -> str:
+                 dpi: float = 120) -> str:
         """Write the frames as an animated GIF (for slides) and return its path. Each frame is
         drawn as PNG by the Graphviz `dot` program and the GIF is assembled by pillow."""
         path = os.fspath(path)
