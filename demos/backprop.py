@@ -8,6 +8,8 @@
   dL/db = (y^ - y) w_m * (1 - h) * h, printed next to the engine's.
 * Seed 003's softmax + cross-entropy gradient softmax(z) - y on y^ = [0.2, 0.7, 0.1], y = [0, 1, 0].
 * The MLP's op graph, its network diagram (seed 002's nn.png) and one unit's path (nn_single.png).
+* Backprop step by step (`viz.explore`): pages to click through for (x + y) z and for the 2-3-1
+  MLP, and (x + y) z as a quiz; `run_all.py` links them from its index (`PAGES`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,14 @@ from tinygrad_mlp import nn, viz
 from tinygrad_mlp import functional as F
 
 TITLE = "4. Backprop by hand vs by the engine"
+# interactive pages `run` writes (not figures: the index links them)
+PAGES = [
+    ("backprop_xyz_explorer.html", "Backprop of L = (x + y) z step by step, as in seed 003: the "
+     "chain rule at each op, upstream × local = contribution (← → keys)."),
+    ("backprop_xyz_quiz.html", "The same graph as a quiz: type each gradient, the page checks it."),
+    ("backprop_mlp_explorer.html", "Backprop of the 2-3-1 MLP's binary cross-entropy on one point, "
+     "step by step: matrices, elementwise σ' and the linear layers' rules."),
+]
 
 
 def xyz_graph(out: Path, res: common.Result) -> None:
@@ -113,12 +123,29 @@ def mlp_pictures(out: Path, res: common.Result, model: nn.MLP, loss: tg.Tensor) 
     res.add(files[0], "One hidden unit's path to the output (seed 002's nn_single.png): what dL/dw_1 depends on.")
 
 
+def explorers(out: Path, mlp_loss: tg.Tensor) -> None:
+    """The step-by-step pages (`PAGES`): seed 003's graph (also as a quiz) and the MLP's loss."""
+    x = tg.Tensor(-2.0, requires_grad=True, label="x")
+    y = tg.Tensor(5.0, requires_grad=True, label="y")
+    z = tg.Tensor(-4.0, requires_grad=True, label="z")
+    q = x + y
+    q.label = "q"
+    L = q * z
+    L.label = "L"
+    viz.explore(L).save(out / PAGES[0][0])
+    viz.explore(L, quiz=True).save(out / PAGES[1][0])
+    viz.explore(mlp_loss).save(out / PAGES[2][0])
+    for name, _ in PAGES:
+        common.log(f"    wrote {out / name}")
+
+
 def run(out: Path, fast: bool = False) -> common.Result:
     res = common.Result(TITLE)
     xyz_graph(out, res)
     model, loss = mlp_gradients(out, res)
     softmax_ce(out, res)
     mlp_pictures(out, res, model, loss)
+    explorers(out, loss)
     return res
 
 

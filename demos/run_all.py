@@ -2,7 +2,8 @@
 
 Writes all figures into DIR (default demos/out/), then an index of them: `index.html` (open it
 in a browser) and `README.md` (readable on GitHub or in any Markdown viewer), each figure with a
-one-line caption and every demo's key numbers, and `results.json` with the same numbers.
+one-line caption and every demo's key numbers, links to the interactive pages a demo writes
+(its `PAGES`, e.g. backprop's step-by-step explorer), and `results.json` with the same numbers.
 """
 from __future__ import annotations
 
@@ -29,12 +30,14 @@ def run_all(out: Path, fast: bool = False, names: Sequence[str] = DEMOS) -> dict
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results: dict[str, common.Result] = {}
+    pages: dict[str, list[tuple[str, str]]] = {}
     for i, name in enumerate(names, 1):
         module = importlib.import_module(name)
         common.log(f"[{i}/{len(names)}] {module.TITLE}" + ("  (fast)" if fast else ""))
         results[name] = common.run_one(module.run, out, fast)
+        pages[name] = [p for p in getattr(module, "PAGES", []) if (out / p[0]).is_file()]
     total = time.perf_counter() - start
-    write_index(out, results, fast, total)
+    write_index(out, results, fast, total, pages)
     common.log(f"all {len(names)} demos in {total:.1f} s; open {out / 'index.html'}")
     return results
 
@@ -49,20 +52,30 @@ def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def write_index(out: Path, results: dict[str, common.Result], fast: bool, total: float) -> None:
+def write_index(out: Path, results: dict[str, common.Result], fast: bool, total: float,
+                pages: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    """The index pages; `pages` are each demo's interactive pages (file, caption) to link."""
+    pages = pages or {}
     mode = "fast mode (--fast): smaller runs, smaller numbers" if fast else "full run"
     head = f"tinygrad_mlp demos: {mode}, {total:.0f} s in all"
     (out / "results.json").write_text(json.dumps(
         {name: {"title": r.title, "seconds": round(r.seconds, 2), "numbers": _jsonable(r.numbers),
-                "figures": [f.file for f in r.figures]} for name, r in results.items()}, indent=1))
-    (out / "README.md").write_text(_markdown(results, head))
-    (out / "index.html").write_text(_html(results, head))
+                "figures": [f.file for f in r.figures],
+                "pages": [p for p, _ in pages.get(name, [])]} for name, r in results.items()},
+        indent=1))
+    (out / "README.md").write_text(_markdown(results, head, pages), encoding="utf-8")
+    (out / "index.html").write_text(_html(results, head, pages), encoding="utf-8")
 
 
-def _markdown(results: dict[str, common.Result], head: str) -> str:
+def _markdown(results: dict[str, common.Result], head: str,
+              pages: dict[str, list[tuple[str, str]]]) -> str:
     lines = [f"# {head}", ""]
-    for r in results.values():
+    for name, r in results.items():
         lines += [f"## {r.title}", ""]
+        for file, caption in pages.get(name, []):
+            lines += [f"- Interactive: [{file}]({file}): {caption}"]
+        if pages.get(name):
+            lines += [""]
         for f in r.figures:
             link = f"[{f.file}]({f.file})" if f.file.endswith(".txt") else f"![{f.file}]({f.file})"
             lines += [link, "", f"*{f.caption}*", ""]
@@ -73,7 +86,8 @@ def _markdown(results: dict[str, common.Result], head: str) -> str:
     return "\n".join(lines)
 
 
-def _html(results: dict[str, common.Result], head: str) -> str:
+def _html(results: dict[str, common.Result], head: str,
+          pages: dict[str, list[tuple[str, str]]]) -> str:
     e = html.escape
     parts = [f"<!doctype html><meta charset='utf-8'><title>{e(head)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
@@ -81,8 +95,12 @@ def _html(results: dict[str, common.Result], head: str) -> str:
              "img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em;color:#333;max-width:640px}"
              "pre{background:#f6f6f6;padding:.5em;overflow-x:auto}</style>",
              f"<h1>{e(head)}</h1>"]
-    for r in results.values():
+    for name, r in results.items():
         parts.append(f"<h2>{e(r.title)}</h2>")
+        if pages.get(name):
+            parts.append("<ul class='pages'>" + "".join(
+                f"<li><b>Interactive:</b> <a href='{e(file)}'>{e(file)}</a>: {e(caption)}</li>"
+                for file, caption in pages[name]) + "</ul>")
         for f in r.figures:
             body = (f"<a href='{e(f.file)}'>{e(f.file)}</a>" if f.file.endswith(".txt")
                     else f"<a href='{e(f.file)}'><img src='{e(f.file)}' alt='{e(f.file)}'></a>")

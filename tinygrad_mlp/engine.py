@@ -181,6 +181,31 @@ def _node_backward(ctx: Function, t: Tensor, g: Any, create: bool, anomaly: bool
     return in_grads
 
 
+def node_grads(t: Tensor, g: Any) -> tuple[np.ndarray | None, ...]:
+    """One step of the chain rule, for looking at it (`viz.backward_steps`): the gradients the
+    node that made `t` sends to its inputs (`inputs_of(t)`, in order) for the upstream gradient
+    `g` (same shape as `t`), as ndarrays, or None for an input that needs none.
+
+    They are what the node's backward returns, before the engine undoes broadcasting: for an
+    elementwise op they have the broadcast shape (so `node_grads(t, ones)` is the elementwise
+    local derivative); `unbroadcast(pg, p.shape)` is what backward adds into input `p`. Nothing
+    is recorded, stored or freed, so the graph stays usable; a graph already freed by backward
+    raises the engine's usual RuntimeError."""
+    if t.grad_fn is None:
+        raise ValueError("node_grads: t is a leaf; it has no node to run backward through")
+    g = np.asarray(g._data if isinstance(g, Tensor) else g, dtype=t.dtype)
+    if g.shape != t.shape:
+        raise ValueError(f"node_grads: g has shape {g.shape} but t has shape {t.shape}")
+    mode = _local.mode
+    prev, mode.grad_enabled = mode.grad_enabled, False
+    try:
+        in_grads = _node_backward(t.grad_fn, t, g, False, False)
+    finally:
+        mode.grad_enabled = prev
+    return tuple(None if pg is None else np.asarray(pg._data if isinstance(pg, Tensor) else pg)
+                 for pg in in_grads)
+
+
 def _check_saved(ctx: Function, out: Tensor) -> None:
     """Refuse a node whose saved values were freed by an earlier backward, or whose saved
     inputs (or output) were changed in place since forward."""

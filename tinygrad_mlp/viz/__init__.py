@@ -1,6 +1,7 @@
 """Pictures of what the engine did, with Graphviz: the op graph behind a Tensor (`graph`), the
-network as units and weighted edges (`network`), and rendering that works on any machine
-(`render`). Imported on first use of `tg.viz`, so the core needs only NumPy."""
+network as units and weighted edges (`network`), backpropagation step by step (`steps`: the
+frames; `explorer`: a player for them, in Jupyter or a standalone page, and a quiz), and
+rendering that works on any machine (`render`). Imported on first use of `tg.viz`, so the core needs only NumPy."""
 try:
     import graphviz  # noqa: F401
 except ImportError:                                              # pragma: no cover - tested
@@ -11,5 +12,8 @@ except ImportError:                                              # pragma: no co
 from .graph import ROLE_COLORS, draw_graph
 from .network import draw_network
 from .rendering import Digraph, render
+from .explorer import Explorer, explore
+from .steps import backward_steps
 
-__all__ = ["draw_graph", "draw_network", "render", "Digraph", "ROLE_COLORS"]
+__all__ = ["draw_graph", "draw_network", "render", "backward_steps", "explore", "Explorer",
+           "Digraph", "ROLE_COLORS"]

@@ -16,48 +16,16 @@ import numpy as np
 
 from .. import engine
 from ..tensor import Tensor
+from . import notation as nt
 from .rendering import Digraph
 
 __all__ = ["draw_graph", "ROLE_COLORS"]
 
 # fill colours by role (a legend for the README lives in docs/seeing_the_graph.md)
 ROLE_COLORS = {"input": "#dbeafe", "parameter": "#dcfce7", "intermediate": "#ffffff",
-               "output": "#fde68a", "op": "#e5e7eb", "module": "#ede9fe"}
+               "output": "#fde68a", "constant": "#f3f4f6", "op": "#e5e7eb", "module": "#ede9fe"}
 HIGHLIGHT = "#dc2626"
 _FONT = "Helvetica"
-
-
-# ================================================================== formatting
-def _num(x: Any) -> str:
-    if isinstance(x, (float, np.floating)):
-        return f"{float(x):.4g}"
-    return str(x)
-
-
-def _values(a: np.ndarray, max_elements: int) -> str:
-    """A few numbers verbatim, many as summary statistics; never a NumPy warning."""
-    if a.size <= max_elements:
-        if a.ndim == 0:
-            return _num(a.item())
-        return np.array2string(a, separator=", ", max_line_width=10**9,
-                               formatter={"all": _num}).replace("\n", "")
-    f = a.astype(np.float64) if a.dtype.kind in "biu" else a
-    with np.errstate(all="ignore"):
-        return (f"mean {_num(np.mean(f))} std {_num(np.std(f))}\\n"
-                f"min {_num(np.min(f))} max {_num(np.max(f))}")
-
-
-_RECORD_ESCAPES = str.maketrans({c: "\\" + c for c in '{}|<>"\\'})
-
-
-def _escape(text: str) -> str:
-    """User text made literal inside a record label."""
-    return text.translate(_RECORD_ESCAPES)
-
-
-def _shape_text(t: Tensor) -> str:
-    shape = "scalar" if t.ndim == 0 else str(t.shape)
-    return f"{shape} {t.dtype}"
 
 
 # ================================================================== the op graph
@@ -172,6 +140,8 @@ def _role(t: Tensor, is_root: bool, mods: _Modules) -> str:
         return "output"
     if t.grad_fn is not None:
         return "intermediate"
+    if nt.is_constant(t) and id(t) not in mods.param_name:
+        return "constant"
     if id(t) in mods.param_name or type(t).__name__ == "Parameter":
         return "parameter"
     return "input"
@@ -261,8 +231,9 @@ def _collapse(w: _Walk, mods: _Modules, ancestor: Callable | None) -> _Collapsed
             j = w.pos.get(id(p))
             if j is not None and module.get(j) == m:
                 link[find(j)] = find(k)
+    number = {m: i for i, m in enumerate(mods.name)}     # stable names, not ids, in the DOT
     for k, m in module.items():
-        call = f"c{m}_{find(k)}"
+        call = f"c{number[m]}_{find(k)}"
         out.into[f"o{k}"] = call
         out.module[call] = m
         out.ops[call] = out.ops.get(call, 0) + 1
@@ -282,15 +253,22 @@ def _collapse(w: _Walk, mods: _Modules, ancestor: Callable | None) -> _Collapsed
 
 def draw_graph(root: Tensor, show_data: bool = True, show_grad: bool = True, rankdir: str = "LR",
                highlight: Tensor | None = None, *, collapse_modules: bool | int = False,
-               max_nodes: int | None = 500, max_elements: int = 6, model: Any = None) -> Digraph:
+               max_nodes: int | None = 500, max_elements: int = 6, model: Any = None,
+               legend: bool = False) -> Digraph:
     """The op DAG that produced `root` as a Graphviz `Digraph`.
 
     Value nodes are records: label (the Tensor's `label` or a parameter's qualified name such
-    as `layers.0.weight`), shape and dtype, data and gradient (verbatim up to `max_elements`
-    numbers, else mean/std/min/max). Op nodes are grey ellipses named by the op; edges follow
-    the data. Fill colours: inputs blue, parameters green, intermediates white, output amber
-    (`ROLE_COLORS`); dashed leaves don't require grad. Ops and parameters of each `nn.Module`
-    call sit in a `cluster_<name>` box, nested like the modules (see `model`).
+    as `layers.0.weight`), shape and dtype (not for single numbers), data and gradient
+    (verbatim up to `max_elements` numbers, else mean/std/min/max). Op nodes are grey
+    ellipses with the op's symbol (`+ − × ÷ @ **`) or function name (`tanh`, `σ`, `Σ`); an op
+    whose operand order matters is written with its operands' positions (`① − ②`) and each input
+    edge carries its role. An operand used twice (`a * a`) is two edges: its gradient is the
+    sum of what comes back along both. Edges follow the data. Fill colours: inputs blue,
+    parameters green, intermediates white, output amber, constants grey (`ROLE_COLORS`);
+    dashed leaves don't require grad. A constant is a leaf that does not require grad and
+    has no label (Python scalars and arrays mixed into arithmetic), drawn as its value; label
+    data to draw it as an input. Ops and parameters of each `nn.Module` call sit in a
+    `cluster_<name>` box, nested like the modules (see `model`). `legend=True` adds a key.
 
     With `show_grad` and a single-element `root`, every node shows d root / d node (computed
     without touching `.grad` where it is not stored). `highlight=t` draws every path from `t`
@@ -323,6 +301,8 @@ def draw_graph(root: Tensor, show_data: bool = True, show_grad: bool = True, ran
     g.ops()
     g.edges()
     g.cut_marker(max_nodes)
+    if legend:
+        g.legend()
     return g.finish(note)
 
 
@@ -337,9 +317,10 @@ class _GraphWriter:
         self.dot = Digraph(graph_attr={"rankdir": rankdir, "fontname": _FONT, "nodesep": "0.25",
                                        "ranksep": "0.35"},
                            node_attr={"fontname": _FONT, "fontsize": "11"},
-                           edge_attr={"arrowsize": "0.7", "color": "#6b7280"})
+                           edge_attr={"arrowsize": "0.7", "color": "#6b7280", "fontname": _FONT})
         self.bodies: dict[int | None, list[tuple[str, dict[str, str]]]] = {}
         self.links: list[tuple[str, str, dict[str, str]]] = []
+        self.roles: set[str] = set()
 
     def _home(self, m: int | None) -> int | None:
         """The cluster a node of module `m` is drawn in: `m` itself, or, when `m` is folded
@@ -359,20 +340,28 @@ class _GraphWriter:
             if f"v{k}" in self.group.into:
                 continue
             role = _role(t, k == 0, mods)
+            self.roles.add(role)
+            if role == "constant":
+                self._place(f"v{k}", None, shape="box", style="rounded,filled",
+                            fillcolor=ROLE_COLORS[role], color="#9ca3af", fontcolor="#374151",
+                            label=nt.plain_label(nt.constant_text(t, max_elements)),
+                            tooltip="constant (a leaf without label that does not require grad)")
+                continue
             name = t.label or mods.param_name.get(id(t)) or ""
-            fields = [_escape(name)] if name else []
-            fields.append(_shape_text(t))
+            shape = nt.shape_text(t)
+            fields = [[line] for line in (name, shape) if line]
             if show_data:
-                fields.append("data " + _values(t.data, max_elements))
+                fields.append(_prefixed("data ", nt.values(t.data, max_elements)))
             if id(t) in grads:
-                fields.append("grad " + _values(grads[id(t)], max_elements))
-            label = "|".join(fields)
+                fields.append(_prefixed("grad ", nt.values(grads[id(t)], max_elements)))
+            if not fields:
+                fields = [[" "]]
             style = "filled" if t.requires_grad or t.grad_fn is not None else "filled,dashed"
             home = mods.param_owner.get(id(t)) if role == "parameter" else (
                 self._op_module(t) if t.grad_fn is not None else None)
             self._place(f"v{k}", home, shape="record", style=style, fillcolor=ROLE_COLORS[role],
-                        label="{" + label + "}" if self.flip else label,
-                        tooltip=f"{role}: {name or _shape_text(t)}")
+                        label=nt.record_label(fields, self.flip),
+                        tooltip=f"{role}: {name or shape or 'a number'}")
 
     def _op_module(self, t: Tensor) -> int | None:
         m = _innermost(t)
@@ -384,7 +373,8 @@ class _GraphWriter:
                 continue
             home = self._op_module(t)
             where = f" in {self.mods.name[home]}" if home is not None else ""
-            self._place(f"o{k}", home, shape="ellipse", style="filled", label=t.op,
+            self._place(f"o{k}", home, shape="ellipse", style="filled",
+                        label=nt.plain_label(nt.op_label(t)),
                         fillcolor=ROLE_COLORS["op"], tooltip=f"{t.op}{where}")
         into = self.group.into
         for call, m in self.group.module.items():
@@ -399,21 +389,65 @@ class _GraphWriter:
         return self.group.into.get(node, node)
 
     def edges(self) -> None:
+        """Input edges (one per operand, so `a * a` is two edges, each with the operand's role
+        when the order matters) and output edges; folded modules' edges are drawn once."""
         done: set[tuple[str, str]] = set()
         w = self.w
         for k, t in enumerate(w.tensors):
             if t.grad_fn is None:
                 continue
             op = f"o{k}"
-            pairs = [(f"v{w.pos[id(p)]}", op) for p in engine.inputs_of(t) if id(p) in w.pos]
-            pairs.append((op, f"v{k}"))
-            for a, b in pairs:
+            inputs = engine.inputs_of(t)
+            roles = nt.operand_roles(t, len(inputs))
+            pairs = [(f"v{w.pos[id(p)]}", op, roles[i] if roles else None)
+                     for i, p in enumerate(inputs) if id(p) in w.pos]
+            pairs.append((op, f"v{k}", None))
+            for a, b, role in pairs:
                 sa, sb = self._shown(a), self._shown(b)
-                if sa == sb or (sa, sb) in done:
+                folded = (sa, sb) != (a, b)
+                if sa == sb or folded and (sa, sb) in done:
                     continue
                 done.add((sa, sb))
                 lit = a in self.lit and b in self.lit
-                self.links.append((sa, sb, {"color": HIGHLIGHT, "penwidth": "2.5"} if lit else {}))
+                attrs = {"color": HIGHLIGHT, "penwidth": "2.5"} if lit else {}
+                if role and not folded:
+                    attrs.update(headlabel=role, labelfontsize="11", labelfontcolor="#4b5563",
+                                 labeldistance="1.8")
+                self.links.append((sa, sb, attrs))
+
+    def legend(self) -> None:
+        """A key in two rows: the value roles, then the other marks (a constant, a leaf
+        without grad, an op, and an operand used twice)."""
+        key = Digraph(name="cluster_legend", graph_attr={
+            "label": "key", "style": "rounded", "color": "#9ca3af", "fontname": _FONT,
+            "fontsize": "11", "labeljust": "l"})
+        box = {"shape": "box", "style": "filled", "fontsize": "10"}
+        rows = [[("key_input", dict(box, fillcolor=ROLE_COLORS["input"], label="input")),
+                 ("key_parameter", dict(box, fillcolor=ROLE_COLORS["parameter"], label="parameter")),
+                 ("key_intermediate", dict(box, fillcolor=ROLE_COLORS["intermediate"],
+                                           label="intermediate")),
+                 ("key_output", dict(box, fillcolor=ROLE_COLORS["output"], label="output (root)"))],
+                [("key_constant", dict(box, style="rounded,filled", color="#9ca3af",
+                                       fillcolor=ROLE_COLORS["constant"], label="constant")),
+                 ("key_nograd", dict(box, style="filled,dashed", fillcolor=ROLE_COLORS["input"],
+                                     label="dashed: no grad")),
+                 ("key_op", {"shape": "ellipse", "style": "filled", "fontsize": "10",
+                             "fillcolor": ROLE_COLORS["op"], "label": "op: + × σ …"}),
+                 ("key_a", dict(box, fillcolor=ROLE_COLORS["input"], label="a")),
+                 ("key_twice", {"shape": "ellipse", "style": "filled", "fontsize": "10",
+                                "fillcolor": ROLE_COLORS["op"], "label": "×"}),
+                 ("key_note", {"shape": "plaintext", "fontsize": "10",
+                               "label": "a × a: a is used twice,\\ntwo edges, gradients add"})]]
+        for row in rows:
+            for (name, attrs), (nxt, _) in zip(row, row[1:] + [(None, None)]):
+                key.node(name, **attrs)
+                if nxt is not None and (name, nxt) != ("key_a", "key_twice"):
+                    key.edge(name, nxt, style="invis")
+        key.edge("key_a", "key_twice")
+        key.edge("key_a", "key_twice")
+        # row order: in a left-to-right picture a flat edge puts its head above its tail
+        key.body.append("\t{rank=same; key_constant -> key_input [style=invis]}\n")
+        self.dot.subgraph(key)
 
     def cut_marker(self, max_nodes: int | None) -> None:
         """One note node standing for everything beyond max_nodes, wired to where it feeds."""
@@ -463,3 +497,8 @@ class _GraphWriter:
         return f"cluster_{name}" + (f"_{clash}" if clash else "")
 
 
+
+
+def _prefixed(prefix: str, lines: list[str]) -> list[str]:
+    """`data 3`, or a two-line summary whose first line carries the prefix."""
+    return [prefix + line if i == 0 else line for i, line in enumerate(lines)]
