@@ -162,6 +162,7 @@ class Trace:
         self.read_old: set[int] = set()                # old gradients a step read
         self.resets: set[int] = set()                  # tensors whose .grad fn assigned
         self.optimizers: dict[int, Any] = {}
+        self.structures: dict[int, tuple] = {}
         self.inputs: list[np.ndarray] = []
 
     # ------------------------------------------------------------ what arrays are
@@ -174,10 +175,17 @@ class Trace:
             self.keep[key] = root
             self.first[key] = (len(self.steps), root.copy())
 
-    def _made(self, a: np.ndarray) -> None:
-        """`a` is a new output of the step being recorded."""
-        self.keep[id(a)] = a
-        self.kind[id(a)] = "out"
+    def _buffer(self, result: Any) -> tuple[Traced, np.ndarray]:
+        """A buffer of the trace holding `result`: the Traced array fn gets, owning its memory
+        (base None, so the engine sees a fresh array it may keep), and the plain view of it
+        that the step refills at replay."""
+        result = np.asarray(result)
+        owner = np.ndarray.__new__(Traced, result.shape, result.dtype)
+        plain = owner.view(np.ndarray)
+        np.copyto(plain, result)
+        self.keep[id(owner)] = owner
+        self.kind[id(owner)] = "out"
+        return owner, plain
 
     def _wrote(self, a: np.ndarray, whole: bool) -> None:
         """A recorded step writes into `a`: all of it, or only part of it (or reading it)."""
@@ -228,8 +236,9 @@ class Trace:
         """A Python function to call again at this point of every replay."""
         self.steps.append(functools.partial(fn, *args))
         optimizer = getattr(fn, "__self__", None)
-        if hasattr(optimizer, "structure"):
+        if hasattr(optimizer, "structure") and id(optimizer) not in self.optimizers:
             self.optimizers[id(optimizer)] = optimizer
+            self.structures[id(optimizer)] = optimizer.structure()   # what its kernels assume
 
     def ufunc(self, ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
         args = _plain(inputs)
@@ -251,16 +260,13 @@ class Trace:
             for o in out:
                 self._wrote(o, whole)
             self.steps.append(functools.partial(call, *args, out=out, **kw))
-            given = kwargs["out"]
-            return given[0] if len(given) == 1 else given
+            traced = tuple(o.view(Traced) for o in out)   # later in-place ops on the result
+            return traced[0] if len(traced) == 1 else traced     # are recorded too
         result = call(*args, **kw)
         results = result if isinstance(result, tuple) else (result,)
-        bufs = tuple(r if isinstance(r, np.ndarray) else np.asarray(r) for r in results)
-        for b in bufs:
-            self._made(b)
+        owners, bufs = zip(*[self._buffer(r) for r in results])
         self.steps.append(functools.partial(call, *args, out=bufs, **kw))
-        traced = tuple(b.view(Traced) for b in bufs)
-        return traced if isinstance(result, tuple) else traced[0]
+        return owners if isinstance(result, tuple) else owners[0]
 
     def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
         a, kw = _plain(args), {k: _plain(v) for k, v in kwargs.items()}
@@ -307,21 +313,19 @@ class Trace:
             if all(not isinstance(r, np.ndarray) or (view_ok and _shares(r, reads))
                    for r in result):
                 return tuple(r.view(Traced) if isinstance(r, np.ndarray) else r for r in result)
-            bufs = [np.array(r) for r in result]
-            for b in bufs:
-                self._made(b)
+            owners, bufs = zip(*[self._buffer(r) for r in result])
             self.steps.append(functools.partial(_refill_all, bufs, compute))
-            return tuple(b.view(Traced) for b in bufs)
+            return owners
         if isinstance(result, np.generic):
-            result, into = np.asarray(result), None      # a 0-d result: NumPy gave a scalar
+            into = None                                  # a 0-d result: NumPy gave a scalar
         elif not isinstance(result, np.ndarray):
             return result
         elif view_ok and _shares(result, reads):
             return result.view(Traced)
-        self._made(result)
-        self.steps.append(functools.partial(into, result) if into is not None
-                          else functools.partial(_refill, result, compute))
-        return result.view(Traced)
+        owner, buf = self._buffer(result)
+        self.steps.append(functools.partial(into, buf) if into is not None
+                          else functools.partial(_refill, buf, compute))
+        return owner
 
     # ------------------------------------------------------------ after the call
     def finish(self) -> None:
@@ -339,12 +343,12 @@ class Trace:
                 restores.setdefault(index, []).append(
                     functools.partial(np.copyto, self.keep[key], content))
         self.steps = [s for i, step in enumerate(self.steps) for s in restores.get(i, []) + [step]]
+        self.run = _straight_line(self.steps)
         self.first.clear()                               # the snapshots not needed
         self.grads = [(t, None if t._grad is None else t._grad._data) for t, _, _ in self.adopted]
         self.old_read = [v for k, v in self.old_grads.items() if k in self.read_old]
         self.no_grad_before = [t for t, _, had in self.adopted
                                if not had and id(t) not in self.resets]
-        self.structures = {k: o.structure() for k, o in self.optimizers.items()}
         for o in self.optimizers.values():
             _untrace_state(o)
 
@@ -360,10 +364,29 @@ class Trace:
         for t, old in self.old_read:                    # gradients accumulated onto
             if t._grad._data is not old:
                 np.copyto(old, t._grad._data)
-        for step in self.steps:
-            step()
+        self.run()
         for t, g in self.grads:
             t._grad = None if g is None else wrap(g)
+
+
+def _straight_line(steps: list[functools.partial]) -> Callable[[], None]:
+    """The steps as one generated function, one call per line with its arguments bound to
+    names: no loop, no argument tuples or dicts to unpack at replay."""
+    names: dict[str, Any] = {}
+    lines = ["def run():"]
+    for k, step in enumerate(steps):
+        names[f"f{k}"] = step.func
+        args = []
+        for j, a in enumerate(step.args):
+            names[f"a{k}_{j}"] = a
+            args.append(f"a{k}_{j}")
+        for key, v in step.keywords.items():
+            names[f"k{k}_{key}"] = v
+            args.append(f"{key}=k{k}_{key}")
+        lines.append(f"    f{k}({', '.join(args)})")
+    lines.append("    return None")
+    exec("\n".join(lines), names)                     # noqa: S102 - our own generated code
+    return names["run"]
 
 
 def _shares(a: np.ndarray, reads: list[np.ndarray]) -> bool:

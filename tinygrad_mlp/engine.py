@@ -355,7 +355,7 @@ def _root_grad(t: Tensor, gradient: Any, create: bool, where: str) -> Any:
             raise RuntimeError(
                 f"{where}: gradient can be implicitly created only for a single-element output, "
                 f"got shape {t.shape}; pass gradient= (same shape) or reduce first, e.g. .sum()")
-        g = np.ones(t.shape, dtype=t.dtype)
+        g = _one(t.dtype) if t.ndim == 0 else np.ones(t.shape, dtype=t.dtype)
         return wrap(g) if create else g
     if isinstance(gradient, Tensor):
         g = gradient if create else gradient._data
@@ -366,6 +366,19 @@ def _root_grad(t: Tensor, gradient: Any, create: bool, where: str) -> Any:
     if g.shape != t.shape:
         raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape {t.shape}")
     return g
+
+
+_ONES: dict[np.dtype, np.ndarray] = {}
+
+
+def _one(dtype: np.dtype) -> np.ndarray:
+    """The gradient of a scalar loss with respect to itself: a cached read-only 0-d one
+    (backward rules never write into their gradient; stored gradients are copied from it)."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = np.ones((), dtype)
+        one.flags.writeable = False
+    return one
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],

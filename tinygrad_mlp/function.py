@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from .tensor import Tensor, as_tensor, clock, share_version
 _new = object.__new__
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+_requires_grad = attrgetter("requires_grad")
 
 
 class OpError(ValueError):
@@ -47,7 +49,7 @@ class Function:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        return tuple([p.requires_grad for p in self.parents])
+        return tuple(map(_requires_grad, self.parents))
 
     @staticmethod
     def forward(ctx: "Function", *arrays: np.ndarray, **params: Any) -> np.ndarray:

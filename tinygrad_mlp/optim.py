@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .mode import every_step, no_grad, traced
+from .mode import _local, every_step, traced
 from .tensor import Tensor, bump_version, changes
 
 
@@ -31,6 +31,8 @@ class Optimizer:
     which may be changed between steps: `opt.lr = 0.01`) and per-parameter state."""
     hyperparameters: tuple[str, ...] = ("lr",)
     state_names: dict[str, str] = {}    # PyTorch's state key -> attribute: a list, one per param
+    shared_numbers: tuple[str, ...] = ("lr",)   # per-step numbers the kernels read: shared,
+    per_parameter: tuple[str, ...] = ()         # and those from a parameter's own step count
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         if isinstance(params, Tensor):
@@ -48,36 +50,47 @@ class Optimizer:
                              "list, so it would be updated more than once per step")
         _check(lr >= 0, f"invalid learning rate {lr}")
         self.lr = lr
-        self.scalars = [{} for _ in self.params]    # per parameter: name -> 0-d array
+        shared = {(name, p.dtype): np.zeros((), p.dtype) for p in self.params
+                  for name in self.shared_numbers}
+        self._shared = list(shared.items())
+        self.scalars = [{**{name: shared[name, p.dtype] for name in self.shared_numbers},
+                         **{name: np.zeros((), p.dtype) for name in self.per_parameter}}
+                        for p in self.params]   # per parameter: name -> the 0-d array read
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (`.grad = None`, PyTorch's default)."""
         for p in self.params:
             p.grad = None
 
-    @no_grad()
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place, recording nothing."""
+        """Update every parameter that has a gradient, in place (array kernels: nothing to
+        record; under tg.compile the arrays are traced)."""
         active = [i for i, p in enumerate(self.params) if p._grad is not None]
         every_step(self._begin_step, active)
         for i in active:
             p = self.params[i]
-            self._update(i, traced(p._data), traced(p._grad._data), self.scalars[i])
+            w, g = p._data, p._grad._data
+            if _local.mode.trace is not None:
+                w, g = traced(w), traced(g)
+            self._update(i, w, g, self.scalars[i])
 
     def _begin_step(self, active: list[int]) -> None:
-        """The Python part of a step: per-step numbers into each parameter's 0-d arrays, step
-        counts, and the version counters of the parameters about to change."""
+        """The Python part of a step: this step's numbers into the 0-d arrays the kernels read
+        (one per dtype for hyperparameters, one per parameter for numbers that depend on its
+        own step count), step counts, and the versions of the parameters about to change."""
+        shared = self._numbers(None)
+        for (name, _), arr in self._shared:
+            arr[...] = shared[name]
         for i in active:
-            p = self.params[i]
-            for name, value in self._numbers(i).items():
-                s = self.scalars[i].get(name)
-                if s is None:
-                    s = self.scalars[i][name] = np.zeros((), p.dtype)
-                s[...] = value
-            bump_version(p)
+            if self.per_parameter:
+                s = self.scalars[i]
+                for name, value in self._numbers(i).items():
+                    s[name][...] = value
+            bump_version(self.params[i])
 
-    def _numbers(self, i: int) -> dict[str, float]:
-        """This step's numbers for parameter i (Python floats)."""
+    def _numbers(self, i: int | None) -> dict[str, float]:
+        """This step's numbers (Python floats): the hyperparameters for i None, else those of
+        parameter i's own (the step count's)."""
         raise NotImplementedError
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
@@ -85,7 +98,7 @@ class Optimizer:
 
     def structure(self) -> tuple:
         """What decides which kernels a step runs (tg.compile retraces when it changes)."""
-        return (type(self), tuple(p._grad is not None for p in self.params))
+        return (type(self),)
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -145,6 +158,7 @@ class SGD(Optimizer):
     d = d + momentum·b (nesterov) or b (momentum);  w -= lr·d."""
     hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
     state_names = {"momentum_buffer": "momentum_buffers"}
+    shared_numbers = ("lr", "momentum", "weight_decay")
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
@@ -155,7 +169,9 @@ class SGD(Optimizer):
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
         self.momentum_buffers: list[np.ndarray | None] = [None] * len(self.params)
 
-    def _numbers(self, i: int) -> dict[str, float]:
+    def _numbers(self, i: int | None) -> dict[str, float]:
+        if i is not None:
+            return {}
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
@@ -183,6 +199,8 @@ class Adam(Optimizer):
     w -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps)."""
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
     state_names = {"step": "steps", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
+    shared_numbers = ("b1", "1-b1", "b2", "1-b2", "eps", "weight_decay")
+    per_parameter = ("bc2", "step_size")
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
@@ -196,13 +214,14 @@ class Adam(Optimizer):
         self.exp_avg = [np.zeros_like(p.data) for p in self.params]
         self.exp_avg_sq = [np.zeros_like(p.data) for p in self.params]
 
-    def _numbers(self, i: int) -> dict[str, float]:
+    def _numbers(self, i: int | None) -> dict[str, float]:
         b1, b2 = self.betas
+        if i is None:
+            return {"b1": b1, "1-b1": 1 - b1, "b2": b2, "1-b2": 1 - b2, "eps": self.eps,
+                    "weight_decay": self.weight_decay}
         self.steps[i] += 1
         t = self.steps[i]
-        return {"b1": b1, "1-b1": 1 - b1, "b2": b2, "1-b2": 1 - b2, "eps": self.eps,
-                "weight_decay": self.weight_decay, "bc2": math.sqrt(1 - b2 ** t),
-                "step_size": self.lr / (1 - b1 ** t)}
+        return {"bc2": math.sqrt(1 - b2 ** t), "step_size": self.lr / (1 - b1 ** t)}
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
         if self.weight_decay:

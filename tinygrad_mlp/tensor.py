@@ -153,6 +153,8 @@ class Tensor:
             raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach()")
+        if requires_grad != self.requires_grad:
+            changes[0] += 1                       # what a compiled step records changes
         self.requires_grad = requires_grad
         return self
 
