@@ -157,16 +157,22 @@ def binary_predict(model: Callable[[tg.Tensor], tg.Tensor]) -> Callable[[np.ndar
 def train(loss_fn: Callable[[], tg.Tensor], optimizer: Any, epochs: int,
           every: int = 0, on_epoch: Callable[[int], None] | None = None) -> list[float]:
     """Full-batch training: each epoch zero_grad, loss, backward, step. Returns the loss per
-    epoch. `on_epoch(e)` runs before update e when `every` divides e (snapshots, animations)."""
-    losses = []
-    for e in range(epochs):
-        if on_epoch is not None and every and e % every == 0:
-            on_epoch(e)
+    epoch. `on_epoch(e)` runs before update e when `every` divides e (snapshots, animations).
+    The step is compiled (`tg.compile`): traced once, then replayed as flat NumPy, with the
+    same numbers as eager training, bit for bit."""
+    @tg.compile
+    def step() -> tg.Tensor:
         optimizer.zero_grad()
         loss = loss_fn()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
+        return loss
+
+    losses = []
+    for e in range(epochs):
+        if on_epoch is not None and every and e % every == 0:
+            on_epoch(e)
+        losses.append(step().item())
     return losses
 
 

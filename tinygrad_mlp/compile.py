@@ -164,6 +164,8 @@ class Trace:
         self.optimizers: dict[int, Any] = {}
         self.structures: dict[int, tuple] = {}
         self.inputs: list[np.ndarray] = []
+        self.errs: list[dict | None] = []              # per step: its error state, if special
+        self.err0 = np.geterr()
 
     # ------------------------------------------------------------ what arrays are
     def _see(self, a: np.ndarray) -> None:
@@ -232,9 +234,16 @@ class Trace:
         return buf.view(Traced)
 
     # ------------------------------------------------------------ recording
+    def _add(self, step: functools.partial) -> None:
+        """A replay step, with the NumPy error state it ran under when that is not the
+        trace's (an op that silences an expected overflow keeps it silent at replay)."""
+        err = np.geterr()
+        self.steps.append(step)
+        self.errs.append(None if err == self.err0 else err)
+
     def python(self, fn: Callable, args: tuple) -> None:
         """A Python function to call again at this point of every replay."""
-        self.steps.append(functools.partial(fn, *args))
+        self._add(functools.partial(fn, *args))
         optimizer = getattr(fn, "__self__", None)
         if hasattr(optimizer, "structure") and id(optimizer) not in self.optimizers:
             self.optimizers[id(optimizer)] = optimizer
@@ -251,7 +260,7 @@ class Trace:
         if method == "at":                               # in place into args[0], in part
             call(*args, **kw)
             self._wrote(args[0], whole=False)
-            self.steps.append(functools.partial(call, *args, **kw))
+            self._add(functools.partial(call, *args, **kw))
             return None
         if out is not None:
             call(*args, out=out, **kw)
@@ -259,13 +268,13 @@ class Trace:
                 np.may_share_memory(o, a) for o in out for a in reads)
             for o in out:
                 self._wrote(o, whole)
-            self.steps.append(functools.partial(call, *args, out=out, **kw))
+            self._add(functools.partial(call, *args, out=out, **kw))
             traced = tuple(o.view(Traced) for o in out)   # later in-place ops on the result
             return traced[0] if len(traced) == 1 else traced     # are recorded too
         result = call(*args, **kw)
         results = result if isinstance(result, tuple) else (result,)
         owners, bufs = zip(*[self._buffer(r) for r in results])
-        self.steps.append(functools.partial(call, *args, out=bufs, **kw))
+        self._add(functools.partial(call, *args, out=bufs, **kw))
         return owners if isinstance(result, tuple) else owners[0]
 
     def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
@@ -282,7 +291,7 @@ class Trace:
                                     and not np.may_share_memory(a[0], a[1]))
             for o in targets:
                 self._wrote(o, whole)
-            self.steps.append(functools.partial(func, *a, **kw))
+            self._add(functools.partial(func, *a, **kw))
             return kwargs.get("out")
         into = (lambda buf: func(*a, out=buf, **kw)) if func in _WITH_OUT else None
         return self._new(lambda: func(*a, **kw), reads, into)
@@ -302,7 +311,7 @@ class Trace:
             self._see(r)
         fn(a, idx, value)
         self._wrote(a, whole=False)
-        self.steps.append(functools.partial(fn, a, idx, value))
+        self._add(functools.partial(fn, a, idx, value))
 
     def _new(self, compute: Callable[[], Any], reads: list[np.ndarray],
              into: Callable[[np.ndarray], Any] | None, view_ok: bool = True) -> Any:
@@ -314,7 +323,7 @@ class Trace:
                    for r in result):
                 return tuple(r.view(Traced) if isinstance(r, np.ndarray) else r for r in result)
             owners, bufs = zip(*[self._buffer(r) for r in result])
-            self.steps.append(functools.partial(_refill_all, bufs, compute))
+            self._add(functools.partial(_refill_all, bufs, compute))
             return owners
         if isinstance(result, np.generic):
             into = None                                  # a 0-d result: NumPy gave a scalar
@@ -323,7 +332,7 @@ class Trace:
         elif view_ok and _shares(result, reads):
             return result.view(Traced)
         owner, buf = self._buffer(result)
-        self.steps.append(functools.partial(into, buf) if into is not None
+        self._add(functools.partial(into, buf) if into is not None
                           else functools.partial(_refill, buf, compute))
         return owner
 
@@ -342,8 +351,12 @@ class Trace:
                 index, content = self.first[key]
                 restores.setdefault(index, []).append(
                     functools.partial(np.copyto, self.keep[key], content))
-        self.steps = [s for i, step in enumerate(self.steps) for s in restores.get(i, []) + [step]]
-        self.run = _straight_line(self.steps)
+        steps, errs = [], []
+        for i, (step, err) in enumerate(zip(self.steps, self.errs)):
+            steps += restores.get(i, []) + [step]
+            errs += [None] * len(restores.get(i, [])) + [err]
+        self.steps, self.errs = steps, errs
+        self.run = _straight_line(steps, errs)
         self.first.clear()                               # the snapshots not needed
         self.grads = [(t, None if t._grad is None else t._grad._data) for t, _, _ in self.adopted]
         self.old_read = [v for k, v in self.old_grads.items() if k in self.read_old]
@@ -369,12 +382,12 @@ class Trace:
             t._grad = None if g is None else wrap(g)
 
 
-def _straight_line(steps: list[functools.partial]) -> Callable[[], None]:
+def _straight_line(steps: list[functools.partial], errs: list[dict | None]) -> Callable[[], None]:
     """The steps as one generated function, one call per line with its arguments bound to
     names: no loop, no argument tuples or dicts to unpack at replay."""
-    names: dict[str, Any] = {}
+    names: dict[str, Any] = {"errstate": np.errstate}
     lines = ["def run():"]
-    for k, step in enumerate(steps):
+    for k, (step, err) in enumerate(zip(steps, errs)):
         names[f"f{k}"] = step.func
         args = []
         for j, a in enumerate(step.args):
@@ -383,7 +396,12 @@ def _straight_line(steps: list[functools.partial]) -> Callable[[], None]:
         for key, v in step.keywords.items():
             names[f"k{k}_{key}"] = v
             args.append(f"{key}=k{k}_{key}")
-        lines.append(f"    f{k}({', '.join(args)})")
+        call = f"f{k}({', '.join(args)})"
+        if err is None:
+            lines.append(f"    {call}")
+        else:
+            names[f"e{k}"] = err
+            lines += [f"    with errstate(**e{k}):", f"        {call}"]
     lines.append("    return None")
     exec("\n".join(lines), names)                     # noqa: S102 - our own generated code
     return names["run"]

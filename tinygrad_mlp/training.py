@@ -64,7 +64,8 @@ class History(Sequence):
 
 def fit(model: Module, loss_fn: Callable[[Any, Any], Any], optimizer: Optimizer, X: Any, y: Any,
         epochs: int = 1, batch_size: int | None = None, shuffle: bool = True, rng: Any = None,
-        progress: bool | None = None, stream: TextIO | None = None) -> History:
+        progress: bool | None = None, stream: TextIO | None = None,
+        compile: bool = False) -> History:  # noqa: A002 - the name users expect
     """Train `model` for `epochs` passes over (X, y) and return a `History` of each epoch's mean
     loss (mean of `loss_fn(model(Xb), yb)` over the batches, weighted by batch size).
 
@@ -77,7 +78,11 @@ def fit(model: Module, loss_fn: Callable[[Any, Any], Any], optimizer: Optimizer,
     widget. `progress=None` shows it only where someone watches: when the stream is a terminal,
     or in Jupyter. `progress=False` never shows it and writes nothing; `progress=True` always
     does. Without tqdm installed there is no bar (and a warning when `progress=True` asked
-    for one)."""
+    for one).
+
+    `compile=True` runs each mini-batch step through `tg.compile` (traced once per batch
+    shape, then replayed as flat NumPy): the same numbers, bit for bit, and several times
+    faster on small networks."""
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     if len(X) == 0:
@@ -86,16 +91,16 @@ def fit(model: Module, loss_fn: Callable[[Any, Any], Any], optimizer: Optimizer,
     size = n if batch_size is None else batch_size
     gen = generator(rng)
     history = History()
+    step = _step(model, loss_fn, optimizer)
+    if compile:
+        from .compile import compile as _compile
+        step = _compile(step)
     bar = _progress_bar(epochs, progress, stream)
     try:
         for _ in range(epochs):
             total = 0.0
             for Xb, yb in batches(X, y, size, shuffle=shuffle, rng=gen):
-                optimizer.zero_grad()
-                loss = loss_fn(model(Xb), yb)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(Xb)
+                total += step(Xb, yb).item() * len(Xb)
             history.loss.append(total / n)
             if bar is not None:
                 bar.set_postfix_str(f"loss {history.loss[-1]:.4g}", refresh=False)
@@ -104,6 +109,17 @@ def fit(model: Module, loss_fn: Callable[[Any, Any], Any], optimizer: Optimizer,
         if bar is not None:
             bar.close()                   # the last state, with the final loss
     return history
+
+
+def _step(model: Module, loss_fn: Callable[[Any, Any], Any], optimizer: Optimizer) -> Callable:
+    """One mini-batch update: forget old gradients, forward, loss, backward, update."""
+    def step(Xb: Any, yb: Any) -> Any:
+        optimizer.zero_grad()
+        loss = loss_fn(model(Xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
 
 
 def _progress_bar(epochs: int, progress: bool | None, stream: TextIO | None) -> Any:
