@@ -161,6 +161,7 @@ class Trace:
         self.old_grads: dict[int, tuple[Tensor, np.ndarray]] = {}  # id(array) -> (tensor, array)
         self.read_old: set[int] = set()                # old gradients a step read
         self.resets: set[int] = set()                  # tensors whose .grad fn assigned
+        self.grad_before: dict[int, tuple[Any, Any]] = {}   # id(tensor) -> (.grad, as traced)
         self.optimizers: dict[int, Any] = {}
         self.structures: dict[int, tuple] = {}
         self.inputs: list[np.ndarray] = []
@@ -219,10 +220,12 @@ class Trace:
             return
         had_grad = t._grad is not None and id(t) not in self.resets
         self.adopted.append((t, t._data, had_grad))
+        before = t._grad
         if had_grad and not isinstance(t._grad._data, Traced):
             old = t._grad._data
             self.old_grads[id(_root(old))] = (t, old)
             t._grad = wrap(self.live(old))
+        self.grad_before[id(t)] = (before, t._grad)
         t._data = self.live(t._data)
 
     def input(self, value: np.ndarray) -> Traced:
@@ -341,8 +344,14 @@ class Trace:
         """Give adopted Tensors their own arrays back; before the first use of every scratch
         array a step writes into in part, restore its first content; note what a replay
         assumes (optimizer structure, which gradients exist at the start)."""
+        touched = []                                     # tensors whose .grad fn changed
         for t, original, _ in self.adopted:
             t._data = original
+            before, traced = self.grad_before[id(t)]
+            if t._grad is traced:
+                t._grad = before                         # untouched: its own Tensor back
+                continue
+            touched.append(t)
             if t._grad is not None and isinstance(t._grad._data, Traced):
                 t._grad = wrap(t._grad._data.view(np.ndarray))
         restores: dict[int, list[Callable]] = {}
@@ -358,10 +367,10 @@ class Trace:
         self.steps, self.errs = steps, errs
         self.run = _straight_line(steps, errs)
         self.first.clear()                               # the snapshots not needed
-        self.grads = [(t, None if t._grad is None else t._grad._data) for t, _, _ in self.adopted]
+        self.grads = [(t, None if t._grad is None else t._grad._data) for t in touched]
         self.old_read = [v for k, v in self.old_grads.items() if k in self.read_old]
-        self.no_grad_before = [t for t, _, had in self.adopted
-                               if not had and id(t) not in self.resets]
+        self.no_grad_before = [t for t, _, had in self.adopted      # eager would add to one
+                               if not had and id(t) not in self.resets and t._grad is not None]
         for o in self.optimizers.values():
             _untrace_state(o)
 
