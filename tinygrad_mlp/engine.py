@@ -89,13 +89,6 @@ def compute_grads(roots: Sequence[Tensor], root_grads: Sequence[Any], inputs: Se
     when its first gradient contribution arrives."""
     grads: dict[Tensor, Any] = {}
     heap: list[tuple[int, Tensor]] = []
-    for r, g in zip(roots, root_grads):
-        if r in grads:
-            grads[r] = grads[r] + g
-        else:
-            grads[r] = g
-            if r.grad_fn is not None:
-                heappush(heap, (-r.grad_fn.seq, r))
     wanted = None if inputs is None else set(inputs)
     need = None if wanted is None else _needed(reachable(roots), wanted)
     out: dict[Tensor, Any] = {}
@@ -104,12 +97,28 @@ def compute_grads(roots: Sequence[Tensor], root_grads: Sequence[Any], inputs: Se
     fast = not (create_graph or anomaly)          # built-in ops run on raw arrays
     moved = rebased[0]
     mode.grad_enabled = create_graph
+    arriving = zip(roots, root_grads)             # gradient contributions to add up
+    op = "backward"
     try:
-        while heap:
+        while True:
+            for p, pg in arriving:
+                if pg is None or not p.requires_grad:
+                    continue
+                if pg.shape != p._data.shape:
+                    pg = _unbroadcast_checked(pg, p._data.shape, op)
+                if p in grads:
+                    grads[p] = grads[p] + pg
+                else:
+                    grads[p] = pg
+                    if p.grad_fn is not None:
+                        heappush(heap, (-p.grad_fn.seq, p))
+            if not heap:
+                break
             t = heappop(heap)[1]
             g = grads.pop(t)
             if t._retains_grad if wanted is None else t in wanted:
                 out[t] = g
+            arriving = ()
             if need is not None and t not in need:
                 continue
             ctx = t.grad_fn
@@ -126,17 +135,7 @@ def compute_grads(roots: Sequence[Tensor], root_grads: Sequence[Any], inputs: Se
             if not retain_graph:     # free the node: saved values, inputs and op constants
                 ctx.saved_tensors, ctx.parents = _FREED, ()
                 ctx.__dict__.clear()
-            for p, pg in zip(parents, in_grads):
-                if pg is None or not p.requires_grad:
-                    continue
-                if pg.shape != p._data.shape:
-                    pg = _unbroadcast_checked(pg, p._data.shape, type(ctx).__name__)
-                if p in grads:
-                    grads[p] = grads[p] + pg
-                else:
-                    grads[p] = pg
-                    if p.grad_fn is not None:
-                        heappush(heap, (-p.grad_fn.seq, p))
+            arriving, op = zip(parents, in_grads), type(ctx).__name__
     finally:
         mode.grad_enabled = prev
     for t, g in grads.items():                    # now only leaves are left
@@ -338,10 +337,6 @@ def _accumulate_graph(grads: dict[Tensor, Any], root_grad: Any) -> None:
             t._grad = g
     finally:
         _local.mode.grad_enabled = prev
-
-
-def _data(g: Any) -> np.ndarray:
-    return g._data if isinstance(g, Tensor) else g
 
 
 def _owned(a: np.ndarray) -> bool:
