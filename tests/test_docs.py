@@ -429,20 +429,7 @@ def test_relative_links_and_images_exist(path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-def _shared_params() -> list[Any]:
-    params = []
-    for f in DOCS:
-        if f.name == "README.md" and f.parent == ROOT:
-            params.append(pytest.param(f, id="README.md", marks=pytest.mark.xfail(
-                strict=True, reason="README.md still points at ../shared/API.md, which a clone "
-                "does not have; the README is being rewritten. Remove this xfail mark when "
-                "the test passes (it then fails as XPASS(strict) to say so).")))
-        else:
-            params.append(pytest.param(f, id=str(f.relative_to(ROOT))))
-    return params
-
-
-@pytest.mark.parametrize("path", _shared_params())
+@pytest.mark.parametrize("path", DOCS, ids=_ids(DOCS))
 def test_no_doc_points_at_the_shared_folder(path: Path) -> None:
     bad = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)

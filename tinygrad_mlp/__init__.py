@@ -3,8 +3,6 @@
 The public surface: re-exports only. `viz` (Graphviz) is imported when first used, so
 `import tinygrad_mlp` needs only NumPy.
 """
-from typing import Any
-
 from .tensor import Tensor, tensor, get_default_dtype, set_default_dtype
 from .mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, detect_anomaly,
                    TraceError)
@@ -22,7 +20,7 @@ __version__ = "0.1.0"
 _LAZY = ("viz", "plot", "onnx")
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """`tg.viz`, `tg.plot` and `tg.onnx` import their module (and graphviz, matplotlib or onnx)
     on first use."""
     if name in _LAZY:

@@ -450,6 +450,7 @@ class Compiled:
 
     @property
     def cache_size(self) -> int:
+        """How many traces are kept (one per signature seen)."""
         return len(self._traces)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -49,18 +49,24 @@ class Function:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each input, whether it requires grad (backward may skip the others)."""
         return tuple(map(_requires_grad, self.parents))
 
     @staticmethod
     def forward(ctx: "Function", *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        """The op on ndarrays: one ndarray out; `ctx.save_for_backward` what backward needs."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: "Function", grad: Any) -> Any:
+        """The gradient of each input (Tensor, ndarray or None) from the output's `grad`."""
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op on `inputs` (Tensors, ndarrays or Python numbers; the others are
+        constants) and, when this thread records and an input requires grad, make this
+        call the output's node."""
         ctx = _new(cls)
         ctx.saved_tensors = ()
         mode = _local.mode

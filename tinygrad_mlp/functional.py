@@ -18,18 +18,64 @@ __all__ = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu",
            "binary_cross_entropy_with_logits", "cross_entropy"]
 
 
-def exp(x: Any) -> Tensor: return as_tensor(x).exp()
-def log(x: Any) -> Tensor: return as_tensor(x).log()
-def sqrt(x: Any) -> Tensor: return as_tensor(x).sqrt()
-def abs(x: Any) -> Tensor: return as_tensor(x).abs()  # noqa: A001 - the public name is tg.abs
-def tanh(x: Any) -> Tensor: return as_tensor(x).tanh()
-def sigmoid(x: Any) -> Tensor: return as_tensor(x).sigmoid()
-def relu(x: Any) -> Tensor: return as_tensor(x).relu()
-def softplus(x: Any) -> Tensor: return as_tensor(x).softplus()
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor: return as_tensor(x).leaky_relu(negative_slope)
-def clip(x: Any, lo: float | None = None, hi: float | None = None) -> Tensor: return as_tensor(x).clip(lo, hi)
-def softmax(x: Any, axis: int = -1) -> Tensor: return as_tensor(x).softmax(axis)
-def log_softmax(x: Any, axis: int = -1) -> Tensor: return as_tensor(x).log_softmax(axis)
+def exp(x: Any) -> Tensor:
+    """e^x, elementwise."""
+    return as_tensor(x).exp()
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm, elementwise."""
+    return as_tensor(x).log()
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root, elementwise."""
+    return as_tensor(x).sqrt()
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - the public name is tg.abs
+    """|x|, elementwise."""
+    return as_tensor(x).abs()
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent, elementwise."""
+    return as_tensor(x).tanh()
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + e^-x), elementwise, stable."""
+    return as_tensor(x).sigmoid()
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0), elementwise."""
+    return as_tensor(x).relu()
+
+
+def softplus(x: Any) -> Tensor:
+    """log(1 + e^x), elementwise, stable."""
+    return as_tensor(x).softplus()
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope · x otherwise."""
+    return as_tensor(x).leaky_relu(negative_slope)
+
+
+def clip(x: Any, lo: float | None = None, hi: float | None = None) -> Tensor:
+    """Clamp into [lo, hi] (either bound may be None)."""
+    return as_tensor(x).clip(lo, hi)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """e^x / Σ e^x along `axis`, stable."""
+    return as_tensor(x).softmax(axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along `axis`, stable."""
+    return as_tensor(x).log_softmax(axis)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:

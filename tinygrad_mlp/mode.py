@@ -115,12 +115,12 @@ class enable_grad(_BareDecorator):
 
 
 class set_grad_enabled:
-    """Set this thread's grad mode to `mode_` now; as a context manager, restore the previous
+    """Set this thread's grad mode to `mode` now; as a context manager, restore the previous
     mode on exit (PyTorch's `torch.set_grad_enabled`)."""
 
-    def __init__(self, mode_: bool) -> None:
+    def __init__(self, mode: bool) -> None:
         self._prev = _local.mode.grad_enabled
-        _local.mode.grad_enabled = bool(mode_)
+        _local.mode.grad_enabled = bool(mode)
 
     def __enter__(self) -> None:
         pass

@@ -89,6 +89,7 @@ class Module:
 
     # ------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """What the module computes; subclasses define it and users call the module."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -264,26 +265,36 @@ class Linear(Module):
 
 
 class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e^-x), elementwise."""
+
     def forward(self, x: Any) -> Tensor:
         return ops.Sigmoid.apply(x)
 
 
 class Tanh(Module):
+    """tanh(x), elementwise."""
+
     def forward(self, x: Any) -> Tensor:
         return ops.Tanh.apply(x)
 
 
 class ReLU(Module):
+    """max(x, 0), elementwise."""
+
     def forward(self, x: Any) -> Tensor:
         return ops.Relu.apply(x)
 
 
 class Softplus(Module):
+    """log(1 + e^x), elementwise."""
+
     def forward(self, x: Any) -> Tensor:
         return ops.Softplus.apply(x)
 
 
 class LeakyReLU(Module):
+    """x for x > 0, negative_slope · x otherwise."""
+
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = negative_slope
@@ -296,6 +307,8 @@ class LeakyReLU(Module):
 
 
 class Identity(Module):
+    """Returns its input (a linear output layer's "activation")."""
+
     def forward(self, x: Any) -> Any:
         return x
 
@@ -309,6 +322,7 @@ class ModuleList(Module):
             self.append(m)
 
     def append(self, module: Module) -> "ModuleList":
+        """Register `module` as the next item (named "0", "1", ...); returns self."""
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: expected an nn.Module, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)

@@ -115,7 +115,7 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore hyperparameters and per-parameter state saved by `state_dict()` (also after
-        `tg.save` / `tg.load`, which turn tuples into lists and keys into strings)."""
+        `tg.save` / `tg.load`, which turn tuples into lists)."""
         try:
             (group,) = state_dict["param_groups"]
             state = state_dict["state"]

@@ -109,22 +109,27 @@ class Tensor:
     # ------------------------------------------------------------ attributes
     @property
     def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
         return self._data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self._data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
+        """The array's dtype."""
         return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
+        """True for a Tensor no recorded op made (inputs, parameters, constants)."""
         return self.grad_fn is None
 
     @property
@@ -139,16 +144,20 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
+        """The axes reversed (a matrix's transpose)."""
         return self.transpose()
 
     @property
     def mT(self) -> "Tensor":
         """Swap the last two axes (batched matrix transpose)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: needs a tensor of at least 2 dimensions, got shape {self.shape}")
         axes = list(range(self.ndim))
         axes[-2:] = axes[-1], axes[-2]
         return self.transpose(*axes)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Make this leaf (not) require grad, in place; returns self. Floating point only."""
         if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
@@ -181,10 +190,12 @@ class Tensor:
 
     # ------------------------------------------------------------ values into Python
     def numpy(self) -> np.ndarray:
+        """The live ndarray (as `.data`)."""
         check_readable(".numpy()")
         return self._data
 
     def item(self) -> Any:
+        """The value of a one-element Tensor as a Python number."""
         check_readable(".item()")
         if self.size != 1:
             raise ValueError(f"item(): only a one-element Tensor can be converted to a Python "
@@ -192,6 +203,7 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
         check_readable(".tolist()")
         return self._data.tolist()
 
@@ -364,54 +376,83 @@ class Tensor:
     def __ne__(self, o: Any) -> "Tensor": return wrap(np.asanyarray(self._data != _raw(o)))  # type: ignore[override]
 
     # ------------------------------------------------------------ elementwise
-    def exp(self) -> "Tensor": return _ops.Exp.apply(self)
-    def log(self) -> "Tensor": return _ops.Log.apply(self)
-    def sqrt(self) -> "Tensor": return _ops.Sqrt.apply(self)
-    def abs(self) -> "Tensor": return _ops.Abs.apply(self)
-    def tanh(self) -> "Tensor": return _ops.Tanh.apply(self)
-    def sigmoid(self) -> "Tensor": return _ops.Sigmoid.apply(self)
-    def relu(self) -> "Tensor": return _ops.Relu.apply(self)
-    def softplus(self) -> "Tensor": return _ops.Softplus.apply(self)
+    def exp(self) -> "Tensor":
+        """e^x, elementwise."""
+        return _ops.Exp.apply(self)
+    def log(self) -> "Tensor":
+        """Natural logarithm, elementwise."""
+        return _ops.Log.apply(self)
+    def sqrt(self) -> "Tensor":
+        """Square root, elementwise."""
+        return _ops.Sqrt.apply(self)
+    def abs(self) -> "Tensor":
+        """|x|, elementwise (gradient sign(x), 0 at 0)."""
+        return _ops.Abs.apply(self)
+    def tanh(self) -> "Tensor":
+        """Hyperbolic tangent, elementwise."""
+        return _ops.Tanh.apply(self)
+    def sigmoid(self) -> "Tensor":
+        """1 / (1 + e^-x), elementwise, stable for any finite x."""
+        return _ops.Sigmoid.apply(self)
+    def relu(self) -> "Tensor":
+        """max(x, 0), elementwise (gradient 0 at 0)."""
+        return _ops.Relu.apply(self)
+    def softplus(self) -> "Tensor":
+        """log(1 + e^x), elementwise, stable for any finite x."""
+        return _ops.Softplus.apply(self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
+        """x for x > 0, negative_slope · x otherwise."""
         return _ops.LeakyRelu.apply(self, slope=negative_slope)
 
     def clip(self, lo: float | None = None, hi: float | None = None) -> "Tensor":
+        """Clamp into [lo, hi] (either bound may be None); the gradient passes where x is
+        inside, bounds included."""
         return _ops.Clip.apply(self, lo=lo, hi=hi)
 
     # ------------------------------------------------------------ reductions
     def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Sum over `axis` (None: all; an int, a negative int or a tuple), as NumPy."""
         return _ops.Sum.apply(self, axis=_ops.norm_axes(axis, self.ndim, "sum"), keepdims=keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Mean over `axis`; the mean of nothing is nan (without a warning)."""
         axes = _ops.norm_axes(axis, self.ndim, "mean")
         count = int(np.prod([self.shape[a] for a in axes]))
         return _ops.Sum.apply(self, axis=axes, keepdims=keepdims) * (1.0 / count if count else float("nan"))
 
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Maximum over `axis`; tied maxima share the gradient equally."""
         return _ops.Max.apply(self, axis=_ops.norm_axes(axis, self.ndim, "max"), keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Minimum over `axis`; tied minima share the gradient equally."""
         return _ops.Min.apply(self, axis=_ops.norm_axes(axis, self.ndim, "min"), keepdims=keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """log Σ e^x over `axis`, stable for any finite input; over nothing, -inf."""
         return _ops.LogSumExp.apply(self, axis=_ops.norm_axes(axis, self.ndim, "logsumexp"),
                                     keepdims=keepdims)
 
     def softmax(self, axis: int = -1) -> "Tensor":
+        """e^x / Σ e^x along `axis`, stable for any finite input."""
         return _ops.Softmax.apply(self, axis=_ops.norm_axis(axis, self.ndim, "softmax"))
 
     def log_softmax(self, axis: int = -1) -> "Tensor":
+        """x - logsumexp(x) along `axis`, stable for any finite input."""
         return _ops.LogSoftmax.apply(self, axis=_ops.norm_axis(axis, self.ndim, "log_softmax"))
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape: Any) -> "Tensor":
+        """The same values in a new shape (`t.reshape(2, 3)` or `t.reshape((2, 3))`)."""
         return _ops.Reshape.apply(self, shape=_shape_arg(shape))
 
     def flatten(self) -> "Tensor":
+        """The values as one dimension."""
         return self.reshape(-1)
 
     def transpose(self, *axes: Any) -> "Tensor":
+        """Permute the axes (reversed when none are given); the axes must be a permutation."""
         axes = _shape_arg(axes)
         if not axes:
             axes = tuple(range(self.ndim))[::-1]
