@@ -398,4 +398,4 @@ def test_import_plot_without_matplotlib_says_what_to_install():
                       "except ImportError as e:\n    print(e)\n")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ("tinygrad_mlp.plot needs matplotlib: pip install matplotlib "
-                                   "(or pip install 'tinygrad_mlp[plot]')")
+                                   "(or pip install -e '.[plot]' from a clone)")

@@ -43,7 +43,7 @@ def _onnx() -> Any:
         import onnx as real
     except ImportError:
         raise ImportError("tinygrad_mlp.onnx.export needs the onnx package: "
-                          "pip install 'tinygrad_mlp[onnx]' (or pip install onnx)") from None
+                          "pip install -e '.[onnx]' from a clone (or pip install onnx onnxruntime)") from None
     return real
 
 

@@ -18,7 +18,7 @@ try:
     from matplotlib.axes import Axes
 except ImportError as exc:
     raise ImportError("tinygrad_mlp.plot needs matplotlib: pip install matplotlib "
-                      "(or pip install 'tinygrad_mlp[plot]')") from exc
+                      "(or pip install -e '.[plot]' from a clone)") from exc
 
 from . import Tensor, nn, no_grad
 

@@ -39,8 +39,8 @@ try:
     from sklearn.utils.multiclass import check_classification_targets, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("tinygrad_mlp.sklearn needs scikit-learn: pip install "
-                      "'tinygrad_mlp[sklearn]' (or pip install scikit-learn)") from e
+    raise ImportError("tinygrad_mlp.sklearn needs scikit-learn: pip install scikit-learn (or "
+                      "pip install -e '.[sklearn]' from a clone)") from e
 
 from . import functional as F
 from . import nn, optim
