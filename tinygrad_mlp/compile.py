@@ -78,6 +78,9 @@ class Traced(np.ndarray):
     that leaked out) it computes like a plain array."""
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if any(isinstance(x, Tensor) for x in inputs + tuple(kwargs.get("out") or ())):
+            return NotImplemented     # Tensor.__array_ufunc__ runs it (a Tensor op, or the
+                                      # kernel on its arrays, which comes back here once)
         trace = _local.mode.trace
         if trace is None:
             out = kwargs.get("out")
@@ -127,6 +130,8 @@ class Traced(np.ndarray):
         return trace.read(lambda a, i: a[i], self, _plain(idx))
 
     def __setitem__(self, idx: Any, value: Any) -> None:
+        if isinstance(value, Tensor):
+            value = value._data
         trace = _local.mode.trace
         if trace is None:
             np.ndarray.__setitem__(self, idx, _plain(value))
@@ -260,8 +265,9 @@ class Trace:
             for o in out:
                 self._wrote(o, whole)
             self.steps.append(functools.partial(call, *args, out=out, **kw))
-            traced = tuple(o.view(Traced) for o in out)   # later in-place ops on the result
-            return traced[0] if len(traced) == 1 else traced     # are recorded too
+            traced = tuple(o if isinstance(o, Traced) else p.view(Traced)  # the caller's out,
+                           for o, p in zip(kwargs["out"], out))  # as NumPy: later in-place
+            return traced[0] if len(traced) == 1 else traced     # ops on it are recorded too
         result = call(*args, **kw)
         results = result if isinstance(result, tuple) else (result,)
         owners, bufs = zip(*[self._buffer(r) for r in results])
