@@ -210,9 +210,9 @@ class Trace:
             return arr
         root = _root(arr)
         self.keep[id(root)] = root
-        if id(root) not in self.kind:
-            self.kind[id(root)] = "live"
-            self.first.pop(id(root), None)
+        if id(root) not in self.kind and id(root) not in self.dirty:   # (an array a step of
+            self.kind[id(root)] = "live"        # this trace wrote into is its scratch, such as
+            self.first.pop(id(root), None)      # a gradient scattered into zeros: restored)
         return arr.view(Traced)
 
     def adopt(self, t: Tensor) -> None:
