@@ -566,8 +566,35 @@ def test_evaluation_under_no_grad(traces):
         assert got.data.tobytes() == want.data.tobytes(), f"round {i}"
         assert not got.requires_grad and got.grad_fn is None
         train(X, y)                                # parameters change in place
-    assert evaluate.cache_size == 1
+    assert evaluate.cache_size == 1 and traces[0] == 2
     assert all(p.grad is not None for p in s.params)   # evaluation left the gradients alone
+
+
+def test_evaluation_replay_leaves_gradients_alone(traces):
+    """Eager training (gradients accumulating) with a compiled evaluation in between: the
+    evaluation's replays must not touch `.grad` (regression: every replay put back the
+    gradient arrays of the evaluation's trace time)."""
+    def between(i, e, c):
+        with tg.no_grad():
+            want = e.model(X)
+            got = evaluate(X)
+        assert got.data.tobytes() == want.data.tobytes()
+        grads = [p.grad for p in c.params]
+        with tg.no_grad():
+            evaluate(X)
+        assert all(p.grad is g for p, g in zip(c.params, grads))
+
+    X, _ = batch(5, 3, 1, "mse", np.float32, 99)
+    eager = mlp_setup([3, 8, 1], "tanh", np.float32, "momentum", zero_grad=False)
+    comp = mlp_setup([3, 8, 1], "tanh", np.float32, "momentum", zero_grad=False)
+    evaluate = tg.compile(lambda X: comp.model(X))
+    with tg.no_grad():
+        evaluate(X)                                # traced before any gradient exists
+    for i, (Xb, yb) in enumerate(same_batches(6, 10, 3, 1, "mse", np.float32)):
+        assert_same_loss(eager.step(Xb, yb), comp.step(Xb, yb), f"step {i}")
+        between(i, eager, comp)
+        assert eager.state() == comp.state(), f"state differs after step {i}"
+    assert traces[0] == 1
 
 
 def test_returned_tensors_are_copies():

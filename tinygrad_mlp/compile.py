@@ -164,6 +164,8 @@ class Trace:
         self.dirty: set[int] = set()                   # other roots a step writes into in part
         self.adopted: list[tuple[Tensor, np.ndarray, bool]] = []   # tensor, array, had a grad
         self.old_grads: dict[int, tuple[Tensor, np.ndarray]] = {}  # id(array) -> (tensor, array)
+        self.grad_before: dict[int, Any] = {}          # id(tensor) -> its .grad when adopted
+        self.grad_wraps: dict[int, Tensor] = {}        # id(tensor) -> the traced .grad it got
         self.read_old: set[int] = set()                # old gradients a step read
         self.resets: set[int] = set()                  # tensors whose .grad fn assigned
         self.optimizers: dict[int, Any] = {}
@@ -222,10 +224,11 @@ class Trace:
             return
         had_grad = t._grad is not None and id(t) not in self.resets
         self.adopted.append((t, t._data, had_grad))
+        self.grad_before[id(t)] = t._grad
         if had_grad and not isinstance(t._grad._data, Traced):
             old = t._grad._data
             self.old_grads[id(_root(old))] = (t, old)
-            t._grad = wrap(self.live(old))
+            t._grad = self.grad_wraps[id(t)] = wrap(self.live(old))
         t._data = self.live(t._data)
 
     def input(self, value: np.ndarray) -> Traced:
@@ -338,9 +341,12 @@ class Trace:
         """Give adopted Tensors their own arrays back; before the first use of every scratch
         array a step writes into in part, restore its first content; note what a replay
         assumes (optimizer structure, which gradients exist at the start)."""
+        touched = {id(t) for t, _, _ in self.adopted if self._grad_touched(t)}
         for t, original, _ in self.adopted:
             t._data = original
-            if t._grad is not None and isinstance(t._grad._data, Traced):
+            if t._grad is not None and t._grad is self.grad_wraps.get(id(t)):
+                t._grad = self.grad_before[id(t)]       # untouched: its own Tensor back
+            elif t._grad is not None and isinstance(t._grad._data, Traced):
                 t._grad = wrap(t._grad._data.view(np.ndarray))
         restores: dict[int, list[Callable]] = {}
         for key in self.dirty:
@@ -351,12 +357,22 @@ class Trace:
         self.steps = [s for i, step in enumerate(self.steps) for s in restores.get(i, []) + [step]]
         self.run = _straight_line(self.steps)
         self.first.clear()                               # the snapshots not needed
-        self.grads = [(t, None if t._grad is None else t._grad._data) for t, _, _ in self.adopted]
+        # a replay sets the gradients the step assigned, reset or read (the others it leaves
+        # alone: an evaluation step must not put back the gradients of its trace's time)
+        self.grads = [(t, None if t._grad is None else t._grad._data) for t, _, _ in self.adopted
+                      if id(t) in touched]
         self.old_read = [v for k, v in self.old_grads.items() if k in self.read_old]
         self.no_grad_before = [t for t, _, had in self.adopted
-                               if not had and id(t) not in self.resets]
+                               if not had and id(t) not in self.resets and id(t) in touched]
         for o in self.optimizers.values():
             _untrace_state(o)
+
+    def _grad_touched(self, t: Tensor) -> bool:
+        """Whether the step assigned `t.grad` (backward, zero_grad) or used its array."""
+        before = self.grad_before[id(t)]
+        if id(t) in self.resets or t._grad is not self.grad_wraps.get(id(t), before):
+            return True
+        return before is not None and id(_root(before._data)) in self.read_old
 
     def valid(self) -> bool:
         """Whether a replay now does what an eager call would."""
