@@ -511,6 +511,23 @@ def test_reading_values_outside_the_step_is_fine():
     assert isinstance(loss.data.item(), float) and loss.data.tolist() == loss.item()
 
 
+def test_nested_compiled_call_raises():
+    """A compiled function called inside another's trace raises, also when it already has
+    a valid trace (regression: its replay ran unrecorded, so the outer replays would have
+    reused its trace-time output)."""
+    model = nn.MLP([2, 4, 1], rng=0, dtype=np.float32)
+    inner = tg.compile(lambda X: model(X))
+    X, y = batch(6, 2, 1, "mse", np.float32, 0)
+    inner(X)
+    inner(X)
+    outer = tg.compile(lambda X, y: F.mse_loss(inner(X), y))
+    with pytest.raises(tg.TraceError, match="another one is being traced"):
+        outer(X, y)
+    fresh = tg.compile(lambda X: model(X))
+    with pytest.raises(tg.TraceError, match="another one is being traced"):
+        tg.compile(lambda X, y: F.mse_loss(fresh(X), y))(X, y)
+
+
 # ------------------------------------------------------------------ check=True
 def test_check_true_passes_on_training_steps(traces):
     run_twins(lambda: mlp_setup([3, 8, 2], "relu", np.float32, "adam", "ce_int"),

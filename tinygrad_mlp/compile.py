@@ -448,6 +448,9 @@ class Compiled:
         return len(self._traces)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _local.mode.trace is not None:                # a replay would not be recorded
+            raise TraceError("tg.compile: a compiled function was called while another one is "
+                             "being traced; compile the outer function only")
         key = _signature(args, kwargs)
         entry = self._traces.get(key)
         if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
@@ -464,9 +467,6 @@ class Compiled:
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict) -> Any:
         mode = _local.mode
-        if mode.trace is not None:
-            raise TraceError("tg.compile: a compiled function was called while another one is "
-                             "being traced; compile the outer function only")
         trace = Trace()
         epoch = changes[0]
         targs = tuple(_traced_arg(trace, a) for a in args)
