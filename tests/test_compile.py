@@ -471,6 +471,12 @@ READS = [
     (np.asarray, "np.asarray()"),
     (lambda t: t.numpy(), ".numpy()"),
     (lambda t: f"{t:.3f}", "format()"),
+    # through the array (regression: these returned the trace's value at every replay)
+    (lambda t: t.data.item(), "ndarray.item()"),
+    (lambda t: float(t.data), "float() of an ndarray"),
+    (lambda t: t.data.tolist(), "ndarray.tolist()"),
+    (lambda t: 1 if t.data > 0 else 0, "bool() of an ndarray"),
+    (lambda t: list(range(4))[t.data.astype(int)], "an ndarray used as an index"),
 ]
 
 
@@ -500,6 +506,34 @@ def test_reading_a_traced_value_raises(read, call):
     for _ in range(3):
         assert np.isfinite(ok(X, y).item())
     assert s.opt.steps == [3] * 4
+
+
+def test_anomaly_mode_around_the_call_runs_eagerly():
+    """detect_anomaly checks values in Python: under it a compiled step runs eagerly (and
+    still catches a NaN), and a later call without it traces as usual."""
+    eager, comp = mlp_setup([3, 8, 1], opt="adam"), mlp_setup([3, 8, 1], opt="adam")
+    step = tg.compile(comp.step)
+    for i, (X, y) in enumerate(same_batches(4, 6, 3, 1, "mse", np.float32)):
+        with tg.detect_anomaly():
+            assert_same_loss(eager.step(X, y), step(X, y), f"step {i}")
+        assert eager.state() == comp.state()
+    assert step.cache_size == 0
+    X[0, 0] = np.nan
+    with tg.detect_anomaly(), pytest.raises(FloatingPointError, match="nan"):
+        step(X, y)
+    step(X[1:], y[1:])
+    assert step.cache_size == 1
+
+
+def test_anomaly_mode_turned_on_inside_the_step():
+    s = mlp_setup([2, 4, 1])
+
+    def step(X, y):
+        with tg.detect_anomaly():
+            return s.step(X, y)
+
+    with pytest.raises(tg.TraceError, match="detect_anomaly.*around the call"):
+        tg.compile(step)(*batch(6, 2, 1, "mse", np.float32, 0))
 
 
 def test_reading_values_outside_the_step_is_fine():

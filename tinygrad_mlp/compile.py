@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .mode import TraceError, _local, is_grad_enabled
+from .mode import TraceError, _local, check_readable, is_grad_enabled
 from .tensor import Tensor, changes, wrap
 
 __all__ = ["compile", "Compiled", "TraceError"]
@@ -140,6 +140,46 @@ class Traced(np.ndarray):
 
     def fill(self, value: Any) -> None:
         self[...] = value
+
+    # values into Python: refused while tracing (a replay would give the trace's value)
+    def item(self, *args: Any) -> Any:
+        _readable("ndarray.item()")
+        return np.ndarray.item(self, *args)
+
+    def tolist(self) -> Any:
+        _readable("ndarray.tolist()")
+        return np.ndarray.tolist(self)
+
+    def __float__(self) -> float:
+        _readable("float() of an ndarray")
+        return np.ndarray.__float__(self)
+
+    def __int__(self) -> int:
+        _readable("int() of an ndarray")
+        return np.ndarray.__int__(self)
+
+    def __index__(self) -> int:
+        _readable("an ndarray used as an index or size")
+        return np.ndarray.__index__(self)
+
+    def __complex__(self) -> complex:
+        _readable("complex() of an ndarray")
+        return np.ndarray.__complex__(self)
+
+    def __bool__(self) -> bool:
+        _readable("bool() of an ndarray (an `if` or `while` on an array)")
+        return np.ndarray.__bool__(self)
+
+
+def _readable(call: str) -> None:
+    mode = _local.mode
+    if mode.trace is not None:
+        if mode.anomaly:
+            raise TraceError(
+                f"{call} inside a function being compiled by tg.compile, with detect_anomaly "
+                "on: anomaly mode checks every value in Python, which a replay cannot do. Turn "
+                "it on around the call instead (the compiled function then runs eagerly)")
+        check_readable(call)
 
 
 def _setitem(a: np.ndarray, idx: Any, value: Any) -> None:
@@ -451,6 +491,8 @@ class Compiled:
         if _local.mode.trace is not None:                # a replay would not be recorded
             raise TraceError("tg.compile: a compiled function was called while another one is "
                              "being traced; compile the outer function only")
+        if _local.mode.anomaly:             # detect_anomaly checks every value in Python:
+            return self.fn(*args, **kwargs)   # run eagerly, neither traced nor replayed
         key = _signature(args, kwargs)
         entry = self._traces.get(key)
         if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
