@@ -350,6 +350,20 @@ def test_scalar_arguments_give_separate_traces(traces):
     assert traces[0] == 3
 
 
+def test_float_scalar_signature_by_bits():
+    """-0.0 and 0.0 are different arguments (x * -0.0 is -0.0); a NaN finds its trace
+    (regression: -0.0 replayed 0.0's trace, and every NaN call traced again)."""
+    f = lambda X, s: tg.Tensor(X) * s  # noqa: E731
+    c = tg.compile(f)
+    X = np.arange(4.0)
+    for s in (0.0, -0.0, 0.0, -0.0):
+        assert c(X, s).data.tobytes() == f(X, s).data.tobytes()
+    assert c.cache_size == 2
+    for _ in range(3):
+        assert np.isnan(c(X, float("nan")).data).all()
+    assert c.cache_size == 3
+
+
 def test_unsupported_argument_types():
     f = tg.compile(lambda X, fn: X)
     with pytest.raises(TypeError, match="not supported"):

@@ -27,6 +27,7 @@ Python, so the value (and any branch on it) would be frozen.
 from __future__ import annotations
 
 import functools
+import struct
 from typing import Any, Callable
 
 import numpy as np
@@ -546,7 +547,9 @@ def _signature(args: tuple, kwargs: dict) -> tuple:
             a = a._data
         if isinstance(a, np.ndarray):
             parts.append((name, "array", a.shape, a.dtype.str))
-        elif a is None or isinstance(a, (bool, int, float, str)):
+        elif isinstance(a, float):                     # by its bits: -0.0 is not 0.0, and
+            parts.append((name, "scalar", type(a), struct.pack("<d", a)))   # nan equals nan
+        elif a is None or isinstance(a, (bool, int, str)):
             parts.append((name, "scalar", type(a), a))
         else:
             raise TypeError(f"tg.compile: argument {name} of type {type(a).__name__} is not "
