@@ -771,6 +771,30 @@ def test_data_isub_replays(update, traces):
     assert traces[0] == 1
 
 
+def test_custom_function_scratch_array_written_in_parts():
+    """A scratch array (np.zeros) whose first write covers only part of it: restored before
+    every replay (regression: classified as a step's output, so the part that accumulates
+    kept growing)."""
+    class HalfDouble(tg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            out = np.zeros(a.shape, a.dtype)
+            half = len(a) // 2
+            np.multiply(a[:half], 2, out=out[:half])
+            out[half:] += a[half:]
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    f = lambda x: HalfDouble.apply(tg.Tensor(x))  # noqa: E731
+    c = tg.compile(f)
+    for k in range(4):
+        x = np.arange(6.0) + k
+        assert c(x).data.tolist() == f(x).data.tolist()
+
+
 # ------------------------------------------------------------------ memory, threads
 def test_memory_flat_over_thousands_of_replays():
     s = mlp_setup([2, 16, 16, 1], "tanh", np.float32, "adam")

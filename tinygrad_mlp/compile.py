@@ -238,10 +238,11 @@ class Trace:
     def _wrote(self, a: np.ndarray, whole: bool) -> None:
         """A recorded step writes into `a`: all of it, or only part of it (or reading it)."""
         self._see(a)
-        key = id(_root(a))
+        root = _root(a)
+        key = id(root)
         if key in self.kind:
             return
-        if whole and self.first[key][0] == len(self.steps):
+        if whole and a.size == root.size and self.first[key][0] == len(self.steps):
             self.kind[key] = "out"                      # its first use overwrites it: a buffer
             del self.first[key]
         else:
