@@ -7,7 +7,9 @@ so a test also fails when the compiled step silently traces every call instead o
 """
 from __future__ import annotations
 
+import functools
 import gc
+import importlib
 import re
 import threading
 import tracemalloc
@@ -22,6 +24,8 @@ from tinygrad_mlp.compile import Compiled
 from tinygrad_mlp import functional as F
 from tinygrad_mlp import nn, optim
 from tinygrad_mlp.mode import mode
+
+compile_module = importlib.import_module("tinygrad_mlp.compile")   # (tg.compile is the function)
 
 DTYPES = [np.float32, np.float64]
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "softplus", "leaky_relu"]
@@ -189,6 +193,16 @@ def test_sgd_hyperparameters_changed_mid_run(dt, traces):
     run_twins(lambda: mlp_setup([3, 8, 1], "relu", dt, "sgd"), same_batches(20, 12, 3, 1, "mse", dt),
               between)
     assert traces[0] <= 6
+
+
+def test_long_run_crosses_to_straight_line_code():
+    """The first replays loop over the recorded steps; later ones run them as one generated
+    function: both bit for bit."""
+    n = compile_module.STRAIGHT_AFTER + 20
+    _, _, step = run_twins(lambda: mlp_setup([2, 6, 1], "tanh", np.float32, "adam"),
+                           same_batches(5, 8, 2, 1, "mse", np.float32) * (n // 5))
+    (trace, _, _), = step._traces.values()
+    assert trace.replays == n - 1 and not isinstance(trace.run, functools.partial)
 
 
 def test_lr_is_read_at_replay_not_frozen():

@@ -37,6 +37,8 @@ from .tensor import Tensor, changes, wrap
 
 __all__ = ["compile", "Compiled", "TraceError"]
 
+_new_object = object.__new__
+
 # NumPy functions that only inspect their arguments (no array comes out): run, never recorded
 _QUERIES = {np.may_share_memory, np.shares_memory, np.result_type, np.can_cast, np.ndim,
             np.shape, np.size, np.isscalar, np.iscomplexobj, np.isrealobj, np.array_equal,
@@ -335,7 +337,7 @@ class Trace:
                 self._wrote(o, whole)
             self.steps.append(functools.partial(func, *a, **kw))
             return kwargs.get("out")
-        into = (lambda buf: func(*a, out=buf, **kw)) if func in _WITH_OUT else None
+        into = (lambda buf: functools.partial(func, *a, out=buf, **kw)) if func in _WITH_OUT else None
         return self._new(lambda: func(*a, **kw), reads, into)
 
     def read(self, make: Callable, arr: Traced, idx: Any, view_ok: bool = True) -> Any:
@@ -356,7 +358,7 @@ class Trace:
         self.steps.append(functools.partial(fn, a, idx, value))
 
     def _new(self, compute: Callable[[], Any], reads: list[np.ndarray],
-             into: Callable[[np.ndarray], Any] | None, view_ok: bool = True) -> Any:
+             into: Callable[[np.ndarray], Callable] | None, view_ok: bool = True) -> Any:
         """The result of a call: views of what it read need nothing at replay; new arrays
         are recorded (refilled in place at replay); Python values pass through."""
         result = compute()
@@ -374,7 +376,7 @@ class Trace:
         elif view_ok and _shares(result, reads):
             return result.view(Traced)
         owner, buf = self._buffer(result)
-        self.steps.append(functools.partial(into, buf) if into is not None
+        self.steps.append(into(buf) if into is not None           # func(..., out=buf)
                           else functools.partial(_refill, buf, compute))
         return owner
 
@@ -397,7 +399,8 @@ class Trace:
                 restores.setdefault(index, []).append(
                     functools.partial(np.copyto, self.keep[key], content))
         self.steps = [s for i, step in enumerate(self.steps) for s in restores.get(i, []) + [step]]
-        self.run = _straight_line(self.steps)
+        self.run = functools.partial(_loop, self.steps)  # straight-line code after a while:
+        self.replays = 0                                 # compiling it costs ~10 us a step
         self.first.clear()                               # the snapshots not needed
         # a replay sets the gradients the step assigned, reset or read (the others it leaves
         # alone: an evaluation step must not put back the gradients of its trace's time)
@@ -429,8 +432,26 @@ class Trace:
             if t._grad._data is not old:
                 np.copyto(old, t._grad._data)
         self.run()
-        for t, g in self.grads:
-            t._grad = None if g is None else wrap(g)
+        self.replays += 1
+        if self.replays == STRAIGHT_AFTER:
+            self.run = _straight_line(self.steps)
+        for t, g in self.grads:          # tensor._init's fields, inlined (once per parameter)
+            if g is None:
+                t._grad = None
+            else:
+                t._grad = grad = _new_object(Tensor)
+                grad._data, grad._grad, grad.requires_grad, grad.grad_fn = g, None, False, None
+
+
+# replays before a trace's steps become one generated function: Python's compile() of it
+# takes about as long as 10 replays of W1 save (0.4 ms for 40 steps), which is most of the
+# first call's cost if done at once; a loop over the steps is within 2% of it
+STRAIGHT_AFTER = 100
+
+
+def _loop(steps: list[Callable[[], Any]]) -> None:
+    for step in steps:
+        step()
 
 
 def _straight_line(steps: list[functools.partial]) -> Callable[[], None]:
