@@ -56,7 +56,7 @@ def _plain(x: Any) -> Any:
     if isinstance(x, Traced):
         return x.view(np.ndarray)
     if isinstance(x, (tuple, list)):
-        return type(x)(_plain(v) for v in x)
+        return type(x)([_plain(v) for v in x])
     return x
 
 
@@ -72,7 +72,13 @@ def _arrays(x: Any) -> list[np.ndarray]:
     if isinstance(x, np.ndarray):
         return [x]
     if isinstance(x, (tuple, list)):
-        return [a for v in x for a in _arrays(v)]
+        out: list[np.ndarray] = []
+        for v in x:
+            if isinstance(v, np.ndarray):
+                out.append(v)
+            elif isinstance(v, (tuple, list)):
+                out += _arrays(v)
+        return out
     return []
 
 
@@ -81,9 +87,9 @@ class Traced(np.ndarray):
     that leaked out) it computes like a plain array."""
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if any(isinstance(x, Tensor) for x in inputs + tuple(kwargs.get("out") or ())):
-            return NotImplemented     # Tensor.__array_ufunc__ runs it (a Tensor op, or the
-                                      # kernel on its arrays, which comes back here once)
+        for x in inputs + (kwargs.get("out") or ()):
+            if isinstance(x, Tensor):     # Tensor.__array_ufunc__ runs it (a Tensor op, or
+                return NotImplemented     # the kernel on its arrays, which comes back here)
         trace = _local.mode.trace
         if trace is None:
             out = kwargs.get("out")
@@ -229,10 +235,11 @@ class Trace:
         """A buffer of the trace holding `result`: the Traced array fn gets, owning its memory
         (base None, so the engine sees a fresh array it may keep), and the plain view of it
         that the step refills at replay."""
-        result = np.asarray(result)
+        if type(result) is not np.ndarray:
+            result = np.asarray(result)
         owner = np.ndarray.__new__(Traced, result.shape, result.dtype)
         plain = owner.view(np.ndarray)
-        np.copyto(plain, result)
+        plain[...] = result                              # same dtype and shape: a copy
         self.keep[id(owner)] = owner
         self.kind[id(owner)] = "out"
         return owner, plain
