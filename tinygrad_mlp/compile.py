@@ -21,8 +21,9 @@ replayed by calling the Python function again (`mode.every_step`).
 
 A replay is valid while the model and optimizer keep their structure: a new signature, a
 replaced parameter array, a `load_state_dict`, or an optimizer whose buffers appeared traces
-again. Reading a traced value into Python inside `fn` raises `TraceError`: a replay runs no
-Python, so the value (and any branch on it) would be frozen.
+again. Reading a traced value into Python inside `fn` (through a Tensor or its array) raises
+`TraceError`: a replay runs no Python, so the value (and any branch on it) would be frozen.
+Under `detect_anomaly`, whose checks read every value, a compiled function runs eagerly.
 """
 from __future__ import annotations
 
