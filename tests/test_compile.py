@@ -865,6 +865,34 @@ def test_threads_each_replaying_their_own_step():
         assert cache_size == 1
 
 
+def test_one_compiled_function_shared_by_threads():
+    """Evaluating one model from two threads is safe eagerly, so it must be compiled too:
+    calls run one at a time (regression: replays wrote each other's shared buffers)."""
+    model = nn.MLP([8, 64, 1], activation="sigmoid", rng=0)
+    evaluate = tg.compile(lambda X: model(X))
+    Xs = [np.random.default_rng(k).standard_normal((256, 8)) for k in range(2)]
+    with tg.no_grad():
+        want = [model(X).data.tobytes() for X in Xs]
+        evaluate(Xs[0])
+    wrong: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def work(k):
+        barrier.wait()
+        with tg.no_grad():
+            for _ in range(300):
+                if evaluate(Xs[k]).data.tobytes() != want[k]:
+                    wrong.append(k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, f"{len(wrong)} wrong results of 600"
+    assert evaluate.cache_size == 1
+
+
 # ------------------------------------------------------------------ property
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "weight_decay", "momentum_wd", "adam", "adam_wd"]
 

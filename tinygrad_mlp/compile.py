@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -507,12 +508,14 @@ def _untrace_state(optimizer: Any) -> None:
 # ---------------------------------------------------------------- the compiled function
 class Compiled:
     """`fn` compiled: a trace per signature (array shapes and dtypes, Python scalars, grad
-    mode), replayed while valid. `cache_size` is the number of traces kept."""
+    mode), replayed while valid. `cache_size` is the number of traces kept. Calls from
+    several threads run one at a time (a trace's buffers are shared)."""
 
     def __init__(self, fn: Callable, check: bool = False) -> None:
         functools.update_wrapper(self, fn)
         self.fn, self.check = fn, check
         self._traces: dict[tuple, tuple[Trace, int, Any]] = {}
+        self._lock = threading.Lock()
 
     @property
     def cache_size(self) -> int:
@@ -524,19 +527,20 @@ class Compiled:
                              "being traced; compile the outer function only")
         if _local.mode.anomaly:             # detect_anomaly checks every value in Python:
             return self.fn(*args, **kwargs)   # run eagerly, neither traced nor replayed
-        key = _signature(args, kwargs)
-        entry = self._traces.get(key)
-        if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
-            del self._traces[key]                        # stale: trace again
-            entry = None
-        if entry is None:
-            return self._trace(key, args, kwargs)
-        trace, _, spec = entry
-        arrays = _arg_arrays(args, kwargs)
-        if self.check:
-            return _checked(self.fn, trace, spec, arrays, args, kwargs)
-        trace.replay(arrays)
-        return _build(spec)
+        with self._lock:                    # a trace's buffers are shared: one call at a time
+            key = _signature(args, kwargs)
+            entry = self._traces.get(key)
+            if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
+                del self._traces[key]                        # stale: trace again
+                entry = None
+            if entry is None:
+                return self._trace(key, args, kwargs)
+            trace, _, spec = entry
+            arrays = _arg_arrays(args, kwargs)
+            if self.check:
+                return _checked(self.fn, trace, spec, arrays, args, kwargs)
+            trace.replay(arrays)
+            return _build(spec)
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict) -> Any:
         mode = _local.mode
