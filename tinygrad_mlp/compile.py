@@ -21,20 +21,25 @@ replayed by calling the Python function again (`mode.every_step`).
 
 A replay is valid while the model and optimizer keep their structure: a new signature, a
 replaced parameter array, a `load_state_dict`, or an optimizer whose buffers appeared traces
-again. Reading a traced value into Python inside `fn` raises `TraceError`: a replay runs no
-Python, so the value (and any branch on it) would be frozen.
+again. Reading a traced value into Python inside `fn` (through a Tensor or its array) raises
+`TraceError`: a replay runs no Python, so the value (and any branch on it) would be frozen.
+Under `detect_anomaly`, whose checks read every value, a compiled function runs eagerly.
 """
 from __future__ import annotations
 
 import functools
+import struct
+import threading
 from typing import Any, Callable
 
 import numpy as np
 
-from .mode import TraceError, _local, is_grad_enabled
+from .mode import TraceError, _local, check_readable, is_grad_enabled
 from .tensor import Tensor, changes, wrap
 
 __all__ = ["compile", "Compiled", "TraceError"]
+
+_new_object = object.__new__
 
 # NumPy functions that only inspect their arguments (no array comes out): run, never recorded
 _QUERIES = {np.may_share_memory, np.shares_memory, np.result_type, np.can_cast, np.ndim,
@@ -53,7 +58,7 @@ def _plain(x: Any) -> Any:
     if isinstance(x, Traced):
         return x.view(np.ndarray)
     if isinstance(x, (tuple, list)):
-        return type(x)(_plain(v) for v in x)
+        return type(x)([_plain(v) for v in x])
     return x
 
 
@@ -69,7 +74,13 @@ def _arrays(x: Any) -> list[np.ndarray]:
     if isinstance(x, np.ndarray):
         return [x]
     if isinstance(x, (tuple, list)):
-        return [a for v in x for a in _arrays(v)]
+        out: list[np.ndarray] = []
+        for v in x:
+            if isinstance(v, np.ndarray):
+                out.append(v)
+            elif isinstance(v, (tuple, list)):
+                out += _arrays(v)
+        return out
     return []
 
 
@@ -78,6 +89,9 @@ class Traced(np.ndarray):
     that leaked out) it computes like a plain array."""
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        for x in inputs + (kwargs.get("out") or ()):
+            if isinstance(x, Tensor):     # Tensor.__array_ufunc__ runs it (a Tensor op, or
+                return NotImplemented     # the kernel on its arrays, which comes back here)
         trace = _local.mode.trace
         if trace is None:
             out = kwargs.get("out")
@@ -127,6 +141,8 @@ class Traced(np.ndarray):
         return trace.read(lambda a, i: a[i], self, _plain(idx))
 
     def __setitem__(self, idx: Any, value: Any) -> None:
+        if isinstance(value, Tensor):
+            value = value._data
         trace = _local.mode.trace
         if trace is None:
             np.ndarray.__setitem__(self, idx, _plain(value))
@@ -135,6 +151,46 @@ class Traced(np.ndarray):
 
     def fill(self, value: Any) -> None:
         self[...] = value
+
+    # values into Python: refused while tracing (a replay would give the trace's value)
+    def item(self, *args: Any) -> Any:
+        _readable("ndarray.item()")
+        return np.ndarray.item(self, *args)
+
+    def tolist(self) -> Any:
+        _readable("ndarray.tolist()")
+        return np.ndarray.tolist(self)
+
+    def __float__(self) -> float:
+        _readable("float() of an ndarray")
+        return np.ndarray.__float__(self)
+
+    def __int__(self) -> int:
+        _readable("int() of an ndarray")
+        return np.ndarray.__int__(self)
+
+    def __index__(self) -> int:
+        _readable("an ndarray used as an index or size")
+        return np.ndarray.__index__(self)
+
+    def __complex__(self) -> complex:
+        _readable("complex() of an ndarray")
+        return np.ndarray.__complex__(self)
+
+    def __bool__(self) -> bool:
+        _readable("bool() of an ndarray (an `if` or `while` on an array)")
+        return np.ndarray.__bool__(self)
+
+
+def _readable(call: str) -> None:
+    mode = _local.mode
+    if mode.trace is not None:
+        if mode.anomaly:
+            raise TraceError(
+                f"{call} inside a function being compiled by tg.compile, with detect_anomaly "
+                "on: anomaly mode checks every value in Python, which a replay cannot do. Turn "
+                "it on around the call instead (the compiled function then runs eagerly)")
+        check_readable(call)
 
 
 def _setitem(a: np.ndarray, idx: Any, value: Any) -> None:
@@ -159,14 +215,14 @@ class Trace:
         self.dirty: set[int] = set()                   # other roots a step writes into in part
         self.adopted: list[tuple[Tensor, np.ndarray, bool]] = []   # tensor, array, had a grad
         self.old_grads: dict[int, tuple[Tensor, np.ndarray]] = {}  # id(array) -> (tensor, array)
+        self.grad_before: dict[int, Any] = {}          # id(tensor) -> its .grad when adopted
+        self.grad_wraps: dict[int, Tensor] = {}        # id(tensor) -> the traced .grad it got
         self.read_old: set[int] = set()                # old gradients a step read
         self.resets: set[int] = set()                  # tensors whose .grad fn assigned
-        self.grad_before: dict[int, tuple[Any, Any]] = {}   # id(tensor) -> (.grad, as traced)
         self.optimizers: dict[int, Any] = {}
         self.structures: dict[int, tuple] = {}
         self.inputs: list[np.ndarray] = []
-        self.errs: list[dict | None] = []              # per step: its error state, if special
-        self.err0 = np.geterr()
+        self.err0 = np.geterr()                        # NumPy's error state around the call
 
     # ------------------------------------------------------------ what arrays are
     def _see(self, a: np.ndarray) -> None:
@@ -182,10 +238,11 @@ class Trace:
         """A buffer of the trace holding `result`: the Traced array fn gets, owning its memory
         (base None, so the engine sees a fresh array it may keep), and the plain view of it
         that the step refills at replay."""
-        result = np.asarray(result)
+        if type(result) is not np.ndarray:
+            result = np.asarray(result)
         owner = np.ndarray.__new__(Traced, result.shape, result.dtype)
         plain = owner.view(np.ndarray)
-        np.copyto(plain, result)
+        plain[...] = result                              # same dtype and shape: a copy
         self.keep[id(owner)] = owner
         self.kind[id(owner)] = "out"
         return owner, plain
@@ -193,10 +250,11 @@ class Trace:
     def _wrote(self, a: np.ndarray, whole: bool) -> None:
         """A recorded step writes into `a`: all of it, or only part of it (or reading it)."""
         self._see(a)
-        key = id(_root(a))
+        root = _root(a)
+        key = id(root)
         if key in self.kind:
             return
-        if whole and self.first[key][0] == len(self.steps):
+        if whole and a.size == root.size and self.first[key][0] == len(self.steps):
             self.kind[key] = "out"                      # its first use overwrites it: a buffer
             del self.first[key]
         else:
@@ -208,9 +266,9 @@ class Trace:
             return arr
         root = _root(arr)
         self.keep[id(root)] = root
-        if id(root) not in self.kind:
-            self.kind[id(root)] = "live"
-            self.first.pop(id(root), None)
+        if id(root) not in self.kind and id(root) not in self.dirty:   # (an array a step of
+            self.kind[id(root)] = "live"        # this trace wrote into is its scratch, such as
+            self.first.pop(id(root), None)      # a gradient scattered into zeros: restored)
         return arr.view(Traced)
 
     def adopt(self, t: Tensor) -> None:
@@ -220,12 +278,11 @@ class Trace:
             return
         had_grad = t._grad is not None and id(t) not in self.resets
         self.adopted.append((t, t._data, had_grad))
-        before = t._grad
+        self.grad_before[id(t)] = t._grad
         if had_grad and not isinstance(t._grad._data, Traced):
             old = t._grad._data
             self.old_grads[id(_root(old))] = (t, old)
-            t._grad = wrap(self.live(old))
-        self.grad_before[id(t)] = (before, t._grad)
+            t._grad = self.grad_wraps[id(t)] = wrap(self.live(old))
         t._data = self.live(t._data)
 
     def input(self, value: np.ndarray) -> Traced:
@@ -237,12 +294,13 @@ class Trace:
         return buf.view(Traced)
 
     # ------------------------------------------------------------ recording
-    def _add(self, step: functools.partial) -> None:
-        """A replay step, with the NumPy error state it ran under when that is not the
-        trace's (an op that silences an expected overflow keeps it silent at replay)."""
+    def _add(self, step: Callable[[], Any]) -> None:
+        """A replay step, run under the NumPy error state it ran under when that is not the
+        trace's (an op that silences an expected overflow stays silent at replay)."""
         err = np.geterr()
+        if err != self.err0:
+            step = functools.partial(_in_errstate, err, step)
         self.steps.append(step)
-        self.errs.append(None if err == self.err0 else err)
 
     def python(self, fn: Callable, args: tuple) -> None:
         """A Python function to call again at this point of every replay."""
@@ -272,8 +330,9 @@ class Trace:
             for o in out:
                 self._wrote(o, whole)
             self._add(functools.partial(call, *args, out=out, **kw))
-            traced = tuple(o.view(Traced) for o in out)   # later in-place ops on the result
-            return traced[0] if len(traced) == 1 else traced     # are recorded too
+            traced = tuple(o if isinstance(o, Traced) else p.view(Traced)  # the caller's out,
+                           for o, p in zip(kwargs["out"], out))  # as NumPy: later in-place
+            return traced[0] if len(traced) == 1 else traced     # ops on it are recorded too
         result = call(*args, **kw)
         results = result if isinstance(result, tuple) else (result,)
         owners, bufs = zip(*[self._buffer(r) for r in results])
@@ -296,7 +355,7 @@ class Trace:
                 self._wrote(o, whole)
             self._add(functools.partial(func, *a, **kw))
             return kwargs.get("out")
-        into = (lambda buf: func(*a, out=buf, **kw)) if func in _WITH_OUT else None
+        into = (lambda buf: functools.partial(func, *a, out=buf, **kw)) if func in _WITH_OUT else None
         return self._new(lambda: func(*a, **kw), reads, into)
 
     def read(self, make: Callable, arr: Traced, idx: Any, view_ok: bool = True) -> Any:
@@ -317,7 +376,7 @@ class Trace:
         self._add(functools.partial(fn, a, idx, value))
 
     def _new(self, compute: Callable[[], Any], reads: list[np.ndarray],
-             into: Callable[[np.ndarray], Any] | None, view_ok: bool = True) -> Any:
+             into: Callable[[np.ndarray], Callable] | None, view_ok: bool = True) -> Any:
         """The result of a call: views of what it read need nothing at replay; new arrays
         are recorded (refilled in place at replay); Python values pass through."""
         result = compute()
@@ -335,7 +394,7 @@ class Trace:
         elif view_ok and _shares(result, reads):
             return result.view(Traced)
         owner, buf = self._buffer(result)
-        self._add(functools.partial(into, buf) if into is not None
+        self._add(into(buf) if into is not None           # func(..., out=buf)
                           else functools.partial(_refill, buf, compute))
         return owner
 
@@ -344,15 +403,12 @@ class Trace:
         """Give adopted Tensors their own arrays back; before the first use of every scratch
         array a step writes into in part, restore its first content; note what a replay
         assumes (optimizer structure, which gradients exist at the start)."""
-        touched = []                                     # tensors whose .grad fn changed
+        touched = {id(t) for t, _, _ in self.adopted if self._grad_touched(t)}
         for t, original, _ in self.adopted:
             t._data = original
-            before, traced = self.grad_before[id(t)]
-            if t._grad is traced:
-                t._grad = before                         # untouched: its own Tensor back
-                continue
-            touched.append(t)
-            if t._grad is not None and isinstance(t._grad._data, Traced):
+            if t._grad is not None and t._grad is self.grad_wraps.get(id(t)):
+                t._grad = self.grad_before[id(t)]       # untouched: its own Tensor back
+            elif t._grad is not None and isinstance(t._grad._data, Traced):
                 t._grad = wrap(t._grad._data.view(np.ndarray))
         restores: dict[int, list[Callable]] = {}
         for key in self.dirty:
@@ -360,19 +416,26 @@ class Trace:
                 index, content = self.first[key]
                 restores.setdefault(index, []).append(
                     functools.partial(np.copyto, self.keep[key], content))
-        steps, errs = [], []
-        for i, (step, err) in enumerate(zip(self.steps, self.errs)):
-            steps += restores.get(i, []) + [step]
-            errs += [None] * len(restores.get(i, [])) + [err]
-        self.steps, self.errs = steps, errs
-        self.run = _straight_line(steps, errs)
+        self.steps = [s for i, step in enumerate(self.steps) for s in restores.get(i, []) + [step]]
+        self.run = functools.partial(_loop, self.steps)  # straight-line code after a while:
+        self.replays = 0                                 # compiling it costs ~10 us a step
         self.first.clear()                               # the snapshots not needed
-        self.grads = [(t, None if t._grad is None else t._grad._data) for t in touched]
+        # a replay sets the gradients the step assigned, reset or read (the others it leaves
+        # alone: an evaluation step must not put back the gradients of its trace's time)
+        self.grads = [(t, None if t._grad is None else t._grad._data) for t, _, _ in self.adopted
+                      if id(t) in touched]
         self.old_read = [v for k, v in self.old_grads.items() if k in self.read_old]
-        self.no_grad_before = [t for t, _, had in self.adopted      # eager would add to one
-                               if not had and id(t) not in self.resets and t._grad is not None]
+        self.no_grad_before = [t for t, _, had in self.adopted
+                               if not had and id(t) not in self.resets and id(t) in touched]
         for o in self.optimizers.values():
             _untrace_state(o)
+
+    def _grad_touched(self, t: Tensor) -> bool:
+        """Whether the step assigned `t.grad` (backward, zero_grad) or used its array."""
+        before = self.grad_before[id(t)]
+        if id(t) in self.resets or t._grad is not self.grad_wraps.get(id(t), before):
+            return True
+        return before is not None and id(_root(before._data)) in self.read_old
 
     def valid(self) -> bool:
         """Whether a replay now does what an eager call would."""
@@ -387,16 +450,39 @@ class Trace:
             if t._grad._data is not old:
                 np.copyto(old, t._grad._data)
         self.run()
-        for t, g in self.grads:
-            t._grad = None if g is None else wrap(g)
+        self.replays += 1
+        if self.replays == STRAIGHT_AFTER:
+            self.run = _straight_line(self.steps)
+        for t, g in self.grads:          # tensor._init's fields, inlined (once per parameter)
+            if g is None:
+                t._grad = None
+            else:
+                t._grad = grad = _new_object(Tensor)
+                grad._data, grad._grad, grad.requires_grad, grad.grad_fn = g, None, False, None
 
 
-def _straight_line(steps: list[functools.partial], errs: list[dict | None]) -> Callable[[], None]:
+# replays before a trace's steps become one generated function: Python's compile() of it
+# takes about as long as 10 replays of W1 save (0.4 ms for 40 steps), which is most of the
+# first call's cost if done at once; a loop over the steps is within 2% of it
+STRAIGHT_AFTER = 100
+
+
+def _in_errstate(err: dict, step: Callable[[], Any]) -> None:
+    with np.errstate(**err):
+        step()
+
+
+def _loop(steps: list[Callable[[], Any]]) -> None:
+    for step in steps:
+        step()
+
+
+def _straight_line(steps: list[functools.partial]) -> Callable[[], None]:
     """The steps as one generated function, one call per line with its arguments bound to
     names: no loop, no argument tuples or dicts to unpack at replay."""
-    names: dict[str, Any] = {"errstate": np.errstate}
+    names: dict[str, Any] = {}
     lines = ["def run():"]
-    for k, (step, err) in enumerate(zip(steps, errs)):
+    for k, step in enumerate(steps):
         names[f"f{k}"] = step.func
         args = []
         for j, a in enumerate(step.args):
@@ -405,12 +491,7 @@ def _straight_line(steps: list[functools.partial], errs: list[dict | None]) -> C
         for key, v in step.keywords.items():
             names[f"k{k}_{key}"] = v
             args.append(f"{key}=k{k}_{key}")
-        call = f"f{k}({', '.join(args)})"
-        if err is None:
-            lines.append(f"    {call}")
-        else:
-            names[f"e{k}"] = err
-            lines += [f"    with errstate(**e{k}):", f"        {call}"]
+        lines.append(f"    f{k}({', '.join(args)})")
     lines.append("    return None")
     exec("\n".join(lines), names)                     # noqa: S102 - our own generated code
     return names["run"]
@@ -441,38 +522,42 @@ def _untrace_state(optimizer: Any) -> None:
 # ---------------------------------------------------------------- the compiled function
 class Compiled:
     """`fn` compiled: a trace per signature (array shapes and dtypes, Python scalars, grad
-    mode), replayed while valid. `cache_size` is the number of traces kept."""
+    mode), replayed while valid. `cache_size` is the number of traces kept. Calls from
+    several threads run one at a time (a trace's buffers are shared)."""
 
     def __init__(self, fn: Callable, check: bool = False) -> None:
         functools.update_wrapper(self, fn)
         self.fn, self.check = fn, check
         self._traces: dict[tuple, tuple[Trace, int, Any]] = {}
+        self._lock = threading.Lock()
 
     @property
     def cache_size(self) -> int:
-        """How many traces are kept (one per signature seen)."""
         return len(self._traces)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = _signature(args, kwargs)
-        entry = self._traces.get(key)
-        if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
-            del self._traces[key]                        # stale: trace again
-            entry = None
-        if entry is None:
-            return self._trace(key, args, kwargs)
-        trace, _, spec = entry
-        arrays = _arg_arrays(args, kwargs)
-        if self.check:
-            return _checked(self.fn, trace, spec, arrays, args, kwargs)
-        trace.replay(arrays)
-        return _build(spec)
+        if _local.mode.trace is not None:                # a replay would not be recorded
+            raise TraceError("tg.compile: a compiled function was called while another one is "
+                             "being traced; compile the outer function only")
+        if _local.mode.anomaly:             # detect_anomaly checks every value in Python:
+            return self.fn(*args, **kwargs)   # run eagerly, neither traced nor replayed
+        with self._lock:                    # a trace's buffers are shared: one call at a time
+            key = _signature(args, kwargs)
+            entry = self._traces.get(key)
+            if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
+                del self._traces[key]                        # stale: trace again
+                entry = None
+            if entry is None:
+                return self._trace(key, args, kwargs)
+            trace, _, spec = entry
+            arrays = _arg_arrays(args, kwargs)
+            if self.check:
+                return _checked(self.fn, trace, spec, arrays, args, kwargs)
+            trace.replay(arrays)
+            return _build(spec)
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict) -> Any:
         mode = _local.mode
-        if mode.trace is not None:
-            raise TraceError("tg.compile: a compiled function was called while another one is "
-                             "being traced; compile the outer function only")
         trace = Trace()
         epoch = changes[0]
         targs = tuple(_traced_arg(trace, a) for a in args)
@@ -510,7 +595,9 @@ def _signature(args: tuple, kwargs: dict) -> tuple:
             a = a._data
         if isinstance(a, np.ndarray):
             parts.append((name, "array", a.shape, a.dtype.str))
-        elif a is None or isinstance(a, (bool, int, float, str)):
+        elif isinstance(a, float):                     # by its bits: -0.0 is not 0.0, and
+            parts.append((name, "scalar", type(a), struct.pack("<d", a)))   # nan equals nan
+        elif a is None or isinstance(a, (bool, int, str)):
             parts.append((name, "scalar", type(a), a))
         else:
             raise TypeError(f"tg.compile: argument {name} of type {type(a).__name__} is not "

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import kernels, ops
 from .function import OpError
+from .mode import every_step
 from .tensor import Tensor, as_tensor, wrap
 
 __all__ = ["mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy"]
@@ -93,6 +94,13 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 
 # ------------------------------------------------------------------ binary cross-entropy
+def _check_probabilities(values: np.ndarray) -> None:
+    if values.size and not (values.min() >= 0 and values.max() <= 1):
+        raise OpError(f"binary_cross_entropy: input probabilities must lie in [0, 1], got "
+                      f"values in [{values.min()}, {values.max()}] (use "
+                      "binary_cross_entropy_with_logits for raw scores)")
+
+
 class BinaryCrossEntropy(ops.Op):
     """-(y log p + (1-y) log(1-p)) with both logs clamped at -100 (as PyTorch), so p = 0 or 1
     gives a finite loss. Backward: (p - y) / max(p(1-p), 1e-12), finite everywhere."""
@@ -100,11 +108,7 @@ class BinaryCrossEntropy(ops.Op):
 
     @staticmethod
     def forward(ctx, p, y, reduction="mean"):
-        values = np.asarray(p)                    # a check: not part of a compiled replay
-        if values.size and not (values.min() >= 0 and values.max() <= 1):
-            raise OpError(f"binary_cross_entropy: input probabilities must lie in [0, 1], got "
-                          f"values in [{values.min()}, {values.max()}] (use "
-                          "binary_cross_entropy_with_logits for raw scores)")
+        every_step(_check_probabilities, np.asarray(p))   # (compiled: at every replay)
         ctx.save_for_backward(p, y)
         ctx.reduction = reduction
         with np.errstate(divide="ignore"):
@@ -228,12 +232,14 @@ def _class_labels(target: Any, z: Tensor) -> np.ndarray | None:
         raise TypeError(f"cross_entropy: class indices must be integers, got dtype {arr.dtype} "
                         f"(for targets of shape {arr.shape}; cast with .astype(int), or pass "
                         f"probabilities of shape {z.shape})")
-    c = z.shape[-1]
-    values = np.asarray(arr)                      # a check: not part of a compiled replay
+    every_step(_check_labels, np.asarray(arr), z.shape[-1])   # (compiled: at every replay)
+    return arr.astype(np.intp, copy=False)
+
+
+def _check_labels(values: np.ndarray, c: int) -> None:
     if values.size and (values.min() < 0 or values.max() >= c):
         bad = values[(values < 0) | (values >= c)].flat[0]
         raise ValueError(f"cross_entropy: class index {bad} is out of range for {c} classes")
-    return arr.astype(np.intp, copy=False)
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:

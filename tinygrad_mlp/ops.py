@@ -550,8 +550,9 @@ class GetItem(Op):
 
 
 def scatter_add(g: np.ndarray, shape: tuple[int, ...], idx: Any) -> np.ndarray:
-    """zeros(shape) with g added at idx; repeated indices add up (np.add.at)."""
-    out = np.zeros(shape, dtype=g.dtype)
+    """zeros(shape) with g added at idx; repeated indices add up (np.add.at). The zeros are
+    made from g (`zeros_like`), so tg.compile records them as part of the step."""
+    out = np.zeros_like(g, shape=shape)
     np.add.at(out, idx, g)
     return out
 

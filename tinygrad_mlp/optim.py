@@ -50,12 +50,21 @@ class Optimizer:
                              "list, so it would be updated more than once per step")
         _check(lr >= 0, f"invalid learning rate {lr}")
         self.lr = lr
+        changes[0] += 1                 # a compiled step reading an optimizer variable retraces
         shared = {(name, p.dtype): np.zeros((), p.dtype) for p in self.params
                   for name in self.shared_numbers}
         self._shared = list(shared.items())
         self.scalars = [{**{name: shared[name, p.dtype] for name in self.shared_numbers},
                          **{name: np.zeros((), p.dtype) for name in self.per_parameter}}
                         for p in self.params]   # per parameter: name -> the 0-d array read
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A hyperparameter set inside a step that tg.compile traces is set again at every
+        replay (a step taking `lr` as an argument replays the lr of its own trace)."""
+        trace = _local.mode.trace
+        if trace is not None and name in self.hyperparameters:
+            trace.python(object.__setattr__, (self, name, value))
+        object.__setattr__(self, name, value)
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (`.grad = None`, PyTorch's default)."""

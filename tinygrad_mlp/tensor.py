@@ -78,6 +78,8 @@ class Tensor:
     def data(self, value: Any) -> None:
         """Assigning a Tensor stores its values, never the Tensor: `p.data -= lr * p.grad`
         (which computes a Tensor) updates the live array in place when shape and dtype match."""
+        if value is self._data:                   # `p.data -= x` already changed it in place
+            return
         if isinstance(value, Tensor):
             value = value._data
             if value.shape == self._data.shape and value.dtype == self._data.dtype:
