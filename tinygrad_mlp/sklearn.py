@@ -44,6 +44,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from . import functional as F
 from . import nn, optim
+from .compile import compile as compile_step
 from .mode import no_grad
 from .tensor import Tensor
 
@@ -364,8 +365,8 @@ class _BaseMLP(BaseEstimator):
             X, target, w = X[train], target[train], None if w is None else w[train]
         n = X.shape[0]
         batch = _batch_size(self.batch_size, n)
-        step = _make_step(self.module_, self._optimizers,
-                          _make_loss(self.out_activation_, self.n_outputs_, w is not None))
+        step = compile_step(_make_step(self.module_, self._optimizers,   # traced once per batch
+                                  _make_loss(self.out_activation_, self.n_outputs_, w is not None)))
         scale = self._loss_scale()
         order = np.arange(n)
         self.n_iter_ = 0
