@@ -366,7 +366,7 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch = _batch_size(self.batch_size, n)
         step = compile_step(_make_step(self.module_, self._optimizers,   # traced once per batch
-                                  _make_loss(self.out_activation_, self.n_outputs_, w is not None)))
+                                      _make_loss(self.out_activation_, self.n_outputs_, w is not None)))
         scale = self._loss_scale()
         order = np.arange(n)
         self.n_iter_ = 0
