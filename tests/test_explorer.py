@@ -13,21 +13,12 @@ import tinygrad_mlp as tg
 from tinygrad_mlp import engine, nn, viz
 from tinygrad_mlp import functional as F
 from tinygrad_mlp.viz import steps
+from helpers import seed003
 
 NODE = re.compile(r"^\s*(\w+) \[(.*)\]$", re.M)
 EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[(.*)\]$", re.M)
 NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
 
-
-def seed003():
-    x = tg.Tensor(-2.0, requires_grad=True, label="x")
-    y = tg.Tensor(5.0, requires_grad=True, label="y")
-    z = tg.Tensor(-4.0, requires_grad=True, label="z")
-    q = x + y
-    q.label = "q"
-    f = q * z
-    f.label = "f"
-    return x, y, z, q, f
 
 
 def mlp_loss():

@@ -18,6 +18,7 @@ import pytest
 import tinygrad_mlp as tg
 from tinygrad_mlp import nn, viz
 from tinygrad_mlp import functional as F
+from helpers import seed003
 
 CHROMIUM = os.environ.get("TG_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("TG_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -64,16 +65,6 @@ def browser():
         else:
             os.environ["SE_OFFLINE"] = saved
 
-
-def seed003():
-    x = tg.Tensor(-2.0, requires_grad=True, label="x")
-    y = tg.Tensor(5.0, requires_grad=True, label="y")
-    z = tg.Tensor(-4.0, requires_grad=True, label="z")
-    q = x + y
-    q.label = "q"
-    f = q * z
-    f.label = "f"
-    return x, y, z, q, f
 
 
 def open_page(driver, path):

@@ -11,6 +11,7 @@ import pytest
 import tinygrad_mlp as tg
 from tinygrad_mlp import nn, viz
 from tinygrad_mlp import functional as F
+from helpers import seed003
 
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$", re.M)
 NODE = re.compile(r"^\s*(\w+) \[(.*)\]$", re.M)
@@ -28,17 +29,6 @@ def label(dot, node):
     m = re.search(r'label=(?:"((?:[^"\\]|\\.)*)"|([^\s"<]\S*))', nodes(dot)[node])
     return m.group(1) if m.group(1) is not None else m.group(2)
 
-
-def seed003():
-    """Seed 003: f = (x + y) * z at x=-2, y=5, z=-4."""
-    x = tg.Tensor(-2.0, requires_grad=True, label="x")
-    y = tg.Tensor(5.0, requires_grad=True, label="y")
-    z = tg.Tensor(-4.0, requires_grad=True, label="z")
-    q = x + y
-    q.label = "q"
-    f = q * z
-    f.label = "f"
-    return x, y, z, q, f
 
 
 def node_of(dot, name):
