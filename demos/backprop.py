@@ -33,15 +33,21 @@ PAGES = [
 ]
 
 
-def xyz_graph(out: Path, res: common.Result) -> None:
+def seed003() -> tuple[tg.Tensor, ...]:
+    """Seed 003's graph L = (x + y) z at x = -2, y = 5, z = -4: (x, y, z, q, L), labelled."""
     x = tg.Tensor(-2.0, requires_grad=True, label="x")
     y = tg.Tensor(5.0, requires_grad=True, label="y")
     z = tg.Tensor(-4.0, requires_grad=True, label="z")
     q = x + y
     q.label = "q"
-    q.retain_grad()
     L = q * z
     L.label = "L"
+    return x, y, z, q, L
+
+
+def xyz_graph(out: Path, res: common.Result) -> None:
+    x, y, z, q, L = seed003()
+    q.retain_grad()
     dot = viz.draw_graph(L)            # drawn before backward: gradients shown on every node
     L.backward()
     for name, t in [("x", x), ("y", y), ("z", z), ("q", q)]:
@@ -125,13 +131,7 @@ def mlp_pictures(out: Path, res: common.Result, model: nn.MLP, loss: tg.Tensor) 
 
 def explorers(out: Path, mlp_loss: tg.Tensor) -> None:
     """The step-by-step pages (`PAGES`): seed 003's graph (also as a quiz) and the MLP's loss."""
-    x = tg.Tensor(-2.0, requires_grad=True, label="x")
-    y = tg.Tensor(5.0, requires_grad=True, label="y")
-    z = tg.Tensor(-4.0, requires_grad=True, label="z")
-    q = x + y
-    q.label = "q"
-    L = q * z
-    L.label = "L"
+    L = seed003()[-1]
     viz.explore(L).save(out / PAGES[0][0])
     viz.explore(L, quiz=True).save(out / PAGES[1][0])
     viz.explore(mlp_loss).save(out / PAGES[2][0])

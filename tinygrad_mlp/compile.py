@@ -39,7 +39,6 @@ from .tensor import Tensor, changes, wrap
 
 __all__ = ["compile", "Compiled", "TraceError"]
 
-_new_object = object.__new__
 
 # NumPy functions that only inspect their arguments (no array comes out): run, never recorded
 _QUERIES = {np.may_share_memory, np.shares_memory, np.result_type, np.can_cast, np.ndim,
@@ -453,12 +452,8 @@ class Trace:
         self.replays += 1
         if self.replays == STRAIGHT_AFTER:
             self.run = _straight_line(self.steps)
-        for t, g in self.grads:          # tensor._init's fields, inlined (once per parameter)
-            if g is None:
-                t._grad = None
-            else:
-                t._grad = grad = _new_object(Tensor)
-                grad._data, grad._grad, grad.requires_grad, grad.grad_fn = g, None, False, None
+        for t, g in self.grads:
+            t._grad = None if g is None else wrap(g)
 
 
 # replays before a trace's steps become one generated function: Python's compile() of it

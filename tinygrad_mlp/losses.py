@@ -55,8 +55,8 @@ def _loss_input(x: Any, op: str) -> Tensor:
 def _loss_target(target: Any, like: Tensor, op: str) -> Tensor:
     """The target as a Tensor of the input's shape. A constant target takes the input's dtype
     (int 0/1 labels or float64 data never upcast a float32 loss)."""
-    if isinstance(target, Tensor) and target.requires_grad:
-        t = target
+    if isinstance(target, Tensor) and (target.requires_grad or target.dtype == like.dtype):
+        t = target                                 # as it is (keeping its label for viz)
     else:
         arr = target._data if isinstance(target, Tensor) else np.asanyarray(target)
         t = wrap(arr if arr.dtype == like.dtype else arr.astype(like.dtype))
