@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .mode import TraceError, _local, check_readable, is_grad_enabled
+from .mode import TraceError, _local, check_readable
 from .tensor import Tensor, changes, wrap
 
 __all__ = ["compile", "Compiled", "TraceError"]
@@ -46,6 +46,8 @@ _QUERIES = {np.may_share_memory, np.shares_memory, np.result_type, np.can_cast, 
             np.allclose, np.isclose}
 # NumPy functions that write into their first argument
 _MUTATORS = {np.copyto, np.put_along_axis, np.put, np.place, np.putmask, np.fill_diagonal}
+# ufuncs whose outputs must be passed by name (NumPy 2.4 deprecates a third positional)
+_OUT_BY_NAME = {np.maximum, np.minimum}
 # NumPy functions that take `out=` (a replay writes straight into the buffer)
 _WITH_OUT = {np.dot, np.concatenate, np.sum, np.max, np.min, np.amax, np.amin, np.mean,
              np.prod, np.clip, np.take, np.cumsum}
@@ -328,14 +330,14 @@ class Trace:
                 np.may_share_memory(o, a) for o in out for a in reads)
             for o in out:
                 self._wrote(o, whole)
-            self._add(functools.partial(call, *args, out=out, **kw))
+            self._add(_ufunc_step(ufunc, method, args, out, kw))
             traced = tuple(o if isinstance(o, Traced) else p.view(Traced)  # the caller's out,
                            for o, p in zip(kwargs["out"], out))  # as NumPy: later in-place
             return traced[0] if len(traced) == 1 else traced     # ops on it are recorded too
         result = call(*args, **kw)
         results = result if isinstance(result, tuple) else (result,)
         owners, bufs = zip(*[self._buffer(r) for r in results])
-        self._add(functools.partial(call, *args, out=bufs, **kw))
+        self._add(_ufunc_step(ufunc, method, args, bufs, kw))
         return owners if isinstance(result, tuple) else owners[0]
 
     def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
@@ -354,7 +356,11 @@ class Trace:
                 self._wrote(o, whole)
             self._add(functools.partial(func, *a, **kw))
             return kwargs.get("out")
-        into = (lambda buf: functools.partial(func, *a, out=buf, **kw)) if func in _WITH_OUT else None
+        into = None
+        if func is np.dot and len(a) == 2 and not kw:       # out by position: cheaper
+            into = lambda buf: functools.partial(func, *a, buf)    # noqa: E731
+        elif func in _WITH_OUT:
+            into = lambda buf: functools.partial(func, *a, out=buf, **kw)    # noqa: E731
         return self._new(lambda: func(*a, **kw), reads, into)
 
     def read(self, make: Callable, arr: Traced, idx: Any, view_ok: bool = True) -> Any:
@@ -452,14 +458,39 @@ class Trace:
         self.replays += 1
         if self.replays == STRAIGHT_AFTER:
             self.run = _straight_line(self.steps)
-        for t, g in self.grads:
-            t._grad = None if g is None else wrap(g)
+        for t, g in self.grads:                        # (a gradient Tensor already around
+            old = t._grad                              # the buffer stays: nothing to make)
+            if old is None or old._data is not g:
+                t._grad = None if g is None else wrap(g)
 
 
 # replays before a trace's steps become one generated function: Python's compile() of it
 # takes about as long as 10 replays of W1 save (0.4 ms for 40 steps), which is most of the
 # first call's cost if done at once; a loop over the steps is within 2% of it
 STRAIGHT_AFTER = 100
+
+
+def _ufunc_step(ufunc: np.ufunc, method: str, args: tuple, out: tuple, kw: dict) -> Callable:
+    """A ufunc call to repeat, in its cheapest form. A plain call gets its outputs by
+    position (NumPy parses `out=` at about the cost of a small call itself) and its scalars as
+    0-d arrays of the loop's dtype when every array has that dtype (NumPy would convert the
+    scalar to that dtype on every call; the loop and the result are the same)."""
+    call = ufunc if method == "__call__" else getattr(ufunc, method)
+    if method != "__call__" or kw or ufunc in _OUT_BY_NAME:
+        return functools.partial(call, *args, out=out, **kw)
+    dtypes = {a.dtype for a in args + tuple(out) if isinstance(a, np.ndarray)}
+    if len(dtypes) == 1:
+        args = tuple(_as_0d(a, *dtypes) for a in args)
+    return functools.partial(call, *args, *out)
+
+
+def _as_0d(x: Any, dtype: np.dtype) -> Any:
+    """A Python or NumPy scalar as a 0-d array of `dtype`, when that is the same number."""
+    if not isinstance(x, (int, float, np.generic)) or getattr(x, "dtype", dtype) != dtype:
+        return x                          # (a NumPy scalar of another dtype decides the loop)
+    with np.errstate(all="ignore"):
+        a = np.array(x, dtype)
+    return a if (a == x) or (a != a and x != x) else x
 
 
 def _in_errstate(err: dict, step: Callable[[], Any]) -> None:
@@ -537,7 +568,7 @@ class Compiled:
         if _local.mode.anomaly:             # detect_anomaly checks every value in Python:
             return self.fn(*args, **kwargs)   # run eagerly, neither traced nor replayed
         with self._lock:                    # a trace's buffers are shared: one call at a time
-            key = _signature(args, kwargs)
+            key, arrays = _signature(args, kwargs)
             entry = self._traces.get(key)
             if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
                 del self._traces[key]                        # stale: trace again
@@ -545,7 +576,6 @@ class Compiled:
             if entry is None:
                 return self._trace(key, args, kwargs)
             trace, _, spec = entry
-            arrays = _arg_arrays(args, kwargs)
             if self.check:
                 return _checked(self.fn, trace, spec, arrays, args, kwargs)
             trace.replay(arrays)
@@ -580,24 +610,29 @@ def compile(fn: Callable | None = None, *, check: bool = False) -> Any:  # noqa:
 
 
 # ---------------------------------------------------------------- arguments and results
-def _signature(args: tuple, kwargs: dict) -> tuple:
-    parts: list[Any] = [is_grad_enabled()]
-    for name, a in list(enumerate(args)) + sorted(kwargs.items()):
-        if isinstance(a, Tensor):
+def _signature(args: tuple, kwargs: dict) -> tuple[tuple, list[np.ndarray]]:
+    """The trace key of a call (grad mode; each argument's shape and dtype, or its value for
+    a Python scalar) and the argument arrays a replay copies in, in one pass (every call)."""
+    parts: list[Any] = [_local.mode.grad_enabled]
+    arrays: list[np.ndarray] = []
+    items = enumerate(args) if not kwargs else list(enumerate(args)) + sorted(kwargs.items())
+    for name, a in items:
+        if type(a) is Tensor or isinstance(a, Tensor):
             if a.requires_grad:
                 raise TypeError(f"tg.compile: argument {name} is a Tensor that requires grad; "
                                 "compiled steps take data (parameters belong to the model)")
             a = a._data
         if isinstance(a, np.ndarray):
-            parts.append((name, "array", a.shape, a.dtype.str))
+            parts.append((name, a.shape, a.dtype.str))
+            arrays.append(a)
         elif isinstance(a, float):                     # by its bits: -0.0 is not 0.0, and
-            parts.append((name, "scalar", type(a), struct.pack("<d", a)))   # nan equals nan
+            parts.append((name, float, struct.pack("<d", a)))   # nan equals nan
         elif a is None or isinstance(a, (bool, int, str)):
-            parts.append((name, "scalar", type(a), a))
+            parts.append((name, type(a), a))
         else:
             raise TypeError(f"tg.compile: argument {name} of type {type(a).__name__} is not "
                             "supported; pass Tensors, ndarrays and Python scalars")
-    return tuple(parts)
+    return tuple(parts), arrays
 
 
 def _traced_arg(trace: Trace, a: Any) -> Any:
@@ -606,12 +641,6 @@ def _traced_arg(trace: Trace, a: Any) -> Any:
     if isinstance(a, np.ndarray):
         return trace.input(a)
     return a
-
-
-def _arg_arrays(args: tuple, kwargs: dict) -> list[np.ndarray]:
-    values = list(args) + [v for _, v in sorted(kwargs.items())]
-    return [v._data if isinstance(v, Tensor) else v for v in values
-            if isinstance(v, (Tensor, np.ndarray))]
 
 
 def _spec(out: Any) -> Any:

@@ -31,6 +31,7 @@ class Optimizer:
     which may be changed between steps: `opt.lr = 0.01`) and per-parameter state."""
     hyperparameters: tuple[str, ...] = ("lr",)
     state_names: dict[str, str] = {}    # PyTorch's state key -> attribute: a list, one per param
+    _structure: tuple | None = None     # structure(), computed when first asked
     shared_numbers: tuple[str, ...] = ("lr",)   # per-step numbers the kernels read: shared,
     per_parameter: tuple[str, ...] = ()         # and those from a parameter's own step count
 
@@ -61,9 +62,11 @@ class Optimizer:
     def __setattr__(self, name: str, value: Any) -> None:
         """A hyperparameter set inside a step that tg.compile traces is set again at every
         replay (a step taking `lr` as an argument replays the lr of its own trace)."""
-        trace = _local.mode.trace
-        if trace is not None and name in self.hyperparameters:
-            trace.python(object.__setattr__, (self, name, value))
+        if name in self.hyperparameters:
+            trace = _local.mode.trace
+            if trace is not None:
+                trace.python(object.__setattr__, (self, name, value))
+            object.__setattr__(self, "_structure", None)
         object.__setattr__(self, name, value)
 
     def zero_grad(self) -> None:
@@ -106,7 +109,13 @@ class Optimizer:
         raise NotImplementedError
 
     def structure(self) -> tuple:
-        """What decides which kernels a step runs (tg.compile retraces when it changes)."""
+        """What decides which kernels a step runs (tg.compile retraces when it changes),
+        kept until a hyperparameter is set or state appears (tg.compile asks at every call)."""
+        if self._structure is None:
+            self._structure = self._kernels()
+        return self._structure
+
+    def _kernels(self) -> tuple:
         return (type(self),)
 
     # ------------------------------------------------------------ state
@@ -149,6 +158,7 @@ class Optimizer:
                                          f"{p.shape}")
                     v = v.astype(p.dtype)           # a copy in the parameter's dtype
                 values[i] = _default_state(name, p) if v is None else v
+        self._structure = None
         changes[0] += 1                            # new state arrays: compiled steps retrace
 
 
@@ -190,6 +200,7 @@ class SGD(Optimizer):
             buf = self.momentum_buffers[i]
             if buf is None:
                 buf = self.momentum_buffers[i] = g.copy()
+                self._structure = None
             else:
                 buf = traced(buf)
                 buf *= s["momentum"]
@@ -197,8 +208,8 @@ class SGD(Optimizer):
             g = g + s["momentum"] * buf if self.nesterov else buf
         w -= s["lr"] * g
 
-    def structure(self) -> tuple:
-        return super().structure() + (bool(self.weight_decay), bool(self.momentum), self.nesterov,
+    def _kernels(self) -> tuple:
+        return super()._kernels() + (bool(self.weight_decay), bool(self.momentum), self.nesterov,
                                       tuple(b is None for b in self.momentum_buffers))
 
 
@@ -245,5 +256,5 @@ class Adam(Optimizer):
         denom += s["eps"]
         w -= s["step_size"] * (m / denom)
 
-    def structure(self) -> tuple:
-        return super().structure() + (bool(self.weight_decay),)
+    def _kernels(self) -> tuple:
+        return super()._kernels() + (bool(self.weight_decay),)
