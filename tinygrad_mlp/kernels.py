@@ -43,8 +43,8 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """x - logsumexp(x) along `axis`, shifted by the max so nothing overflows."""
     if x.size == 0:
         return x.copy()
-    out = x - np.max(x, axis=axis, keepdims=True)
-    out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
+    out = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    out -= np.log(np.add.reduce(np.exp(out), axis=axis, keepdims=True))
     return out
 
 
@@ -52,6 +52,6 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """e^x / Σ e^x along `axis`, shifted by the max so nothing overflows."""
     if x.size == 0:
         return x.copy()
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .mode import _local, every_step, traced
-from .tensor import Tensor, bump_version, changes
+from .tensor import Tensor, bump_versions, changes
 
 
 def _check(ok: bool, msg: str) -> None:
@@ -93,12 +93,13 @@ class Optimizer:
         shared = self._numbers(None)
         for (name, _), arr in self._shared:
             arr[...] = shared[name]
-        for i in active:
-            if self.per_parameter:
+        if self.per_parameter:
+            for i in active:
                 s = self.scalars[i]
                 for name, value in self._numbers(i).items():
                     s[name][...] = value
-            bump_version(self.params[i])
+        params = self.params
+        bump_versions([params[i] for i in active])
 
     def _numbers(self, i: int | None) -> dict[str, float]:
         """This step's numbers (Python floats): the hyperparameters for i None, else those of

@@ -11,7 +11,7 @@ bump a version counter shared with views, so backward can refuse stale saved val
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -564,11 +564,17 @@ rebased = [False]        # whether any recorded in-place op ever gave a Tensor a
 
 def bump_version(t: Tensor) -> None:
     """Record an in-place change of `t`'s storage (seen by every view sharing the counter)."""
-    vc = t._vc
-    if vc is None:
-        t._vc = [1]
-    else:
-        vc[0] += 1
+    bump_versions((t,))
+
+
+def bump_versions(tensors: Iterable[Tensor]) -> None:
+    """`bump_version` of each (an optimizer step changes every parameter at once)."""
+    for t in tensors:
+        vc = t._vc
+        if vc is None:
+            t._vc = [1]
+        else:
+            vc[0] += 1
     last_change[0] = next(clock)
 
 
