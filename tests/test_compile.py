@@ -227,11 +227,26 @@ def test_losses_bit_for_bit(loss, dt, traces):
     assert traces[0] == 2
 
 
+@pytest.mark.filterwarnings("error")        # (NumPy 2.4 deprecates np.maximum's positional out)
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_activations_bit_for_bit(act, traces):
     run_twins(lambda: mlp_setup([3, 16, 8, 2], act, np.float32, "adam", "bce"),
               same_batches(12, 20, 3, 2, "bce", np.float32))
     assert traces[0] == 1
+
+
+@pytest.mark.parametrize("scalar", [0.1, 3, np.float32(0.1), np.float64(0.1), np.float64(1.5), 2**40, True])
+def test_a_replayed_ufunc_computes_what_the_traced_call_did(scalar):
+    """Replay steps pass outputs by position and scalars as 0-d arrays only where that is the
+    same loop: a float64 NumPy scalar still decides a float32 call's precision."""
+    a = np.linspace(0.1, 2, 1001, dtype=np.float32)
+    for ufunc in (np.multiply, np.add, np.maximum, np.power):
+        expected = np.empty_like(a)
+        with np.errstate(over="ignore"):
+            ufunc(a, scalar, out=expected)
+            out = np.full_like(a, np.nan)
+            compile_module._ufunc_step(ufunc, "__call__", (a, scalar), (out,), {})()
+        assert out.tobytes() == expected.tobytes(), ufunc
 
 
 def raw_setup(dt: Any, as_tensor: bool) -> Setup:

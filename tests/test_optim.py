@@ -182,3 +182,22 @@ def test_optimizer_step_bumps_parameter_versions():
     opt.step()
     opt.step()
     assert p._version == 2
+
+
+def test_structure_changes_with_truth_values_and_state_only():
+    """structure() (what tg.compile's replays assume) is kept while only values change (a
+    learning rate set every batch), and renewed when a hyperparameter turns zero or nonzero
+    or a momentum buffer appears."""
+    p = Tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    s = opt.structure()
+    opt.lr, opt.weight_decay = 0.01, 0.0
+    assert opt.structure() is s
+    opt.momentum = 0.9
+    s2 = opt.structure()
+    assert s2 != s
+    p.grad = Tensor(np.ones(3))
+    opt.step()                                      # the first step makes the buffer
+    assert opt.structure() != s2
+    opt.weight_decay = 1e-4
+    assert opt.structure()[1] is True

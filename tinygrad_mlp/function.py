@@ -86,7 +86,7 @@ class Function:
                 mode.trace.adopt(x)
             arrays = [x._data for x in inputs]
         try:
-            out = cls.forward(ctx, *arrays, **params)
+            out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
         except OpError:
             raise
         except ValueError as e:

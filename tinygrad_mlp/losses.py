@@ -213,7 +213,7 @@ class SoftCrossEntropy(ops.Op):
         logp = kernels.log_softmax(z)
         ctx.save_for_backward(z, t)
         ctx.logp, ctx.reduction = logp, reduction
-        return _reduce(-(t * logp).sum(axis=-1), reduction)
+        return _reduce(-np.add.reduce(t * logp, axis=-1), reduction)
 
     @staticmethod
     def backward(ctx, g):

@@ -66,7 +66,8 @@ class Optimizer:
             trace = _local.mode.trace
             if trace is not None:
                 trace.python(object.__setattr__, (self, name, value))
-            object.__setattr__(self, "_structure", None)
+            if bool(value) != bool(getattr(self, name, not value)):   # (structure() reads
+                object.__setattr__(self, "_structure", None)         # only truth values)
         object.__setattr__(self, name, value)
 
     def zero_grad(self) -> None:
@@ -110,8 +111,9 @@ class Optimizer:
         raise NotImplementedError
 
     def structure(self) -> tuple:
-        """What decides which kernels a step runs (tg.compile retraces when it changes),
-        kept until a hyperparameter is set or state appears (tg.compile asks at every call)."""
+        """What decides which kernels a step runs (tg.compile retraces when it changes): the
+        truth values of hyperparameters (zero or not) and which state exists. Kept until one
+        of those changes (tg.compile asks at every call)."""
         if self._structure is None:
             self._structure = self._kernels()
         return self._structure

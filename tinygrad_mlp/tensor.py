@@ -517,6 +517,8 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Both operands of an elementwise op as Tensors, with PyTorch's rule that a 0-d float
     tensor does not change the dtype of a float tensor with dimensions (NumPy would upcast)."""
+    if type(a) is type(b) is Tensor and a._data.dtype is b._data.dtype:
+        return a, b                                # the common case, first
     if isinstance(a, Tensor):
         b = as_tensor(b, a)
     else:
