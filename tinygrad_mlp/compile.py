@@ -46,6 +46,10 @@ _QUERIES = {np.may_share_memory, np.shares_memory, np.result_type, np.can_cast, 
             np.allclose, np.isclose}
 # NumPy functions that write into their first argument
 _MUTATORS = {np.copyto, np.put_along_axis, np.put, np.place, np.putmask, np.fill_diagonal}
+# NumPy's error state object: the same object while the state is unchanged (an identity test
+# is 20x cheaper than np.geterr(); without this private handle every step asks np.geterr())
+_err_var = getattr(getattr(getattr(np, "_core", None), "umath", None), "_extobj_contextvar", None)
+_err_token: Callable[[], Any] = _err_var.get if _err_var is not None else (lambda: None)
 # ufuncs whose outputs must be passed by name (NumPy 2.4 deprecates a third positional)
 _OUT_BY_NAME = {np.maximum, np.minimum}
 # NumPy functions that take `out=` (a replay writes straight into the buffer)
@@ -224,6 +228,7 @@ class Trace:
         self.structures: dict[int, tuple] = {}
         self.inputs: list[np.ndarray] = []
         self.err0 = np.geterr()                        # NumPy's error state around the call
+        self.err_token = _err_token()
 
     # ------------------------------------------------------------ what arrays are
     def _see(self, a: np.ndarray) -> None:
@@ -235,17 +240,22 @@ class Trace:
             self.keep[key] = root
             self.first[key] = (len(self.steps), root.copy())
 
-    def _buffer(self, result: Any) -> tuple[Traced, np.ndarray]:
-        """A buffer of the trace holding `result`: the Traced array fn gets, owning its memory
-        (base None, so the engine sees a fresh array it may keep), and the plain view of it
-        that the step refills at replay."""
-        if type(result) is not np.ndarray:
-            result = np.asarray(result)
-        owner = np.ndarray.__new__(Traced, result.shape, result.dtype)
-        plain = owner.view(np.ndarray)
-        plain[...] = result                              # same dtype and shape: a copy
+    def _empty(self, shape: tuple, dtype: Any) -> tuple[Traced, np.ndarray]:
+        """A new buffer of the trace: the Traced array fn gets, owning its memory (base None,
+        so the engine sees a fresh array it may keep), and the plain view of it that the
+        step fills at replay."""
+        owner = np.ndarray.__new__(Traced, shape, dtype)
         self.keep[id(owner)] = owner
         self.kind[id(owner)] = "out"
+        return owner, owner.view(np.ndarray)
+
+    def _buffer(self, result: Any) -> tuple[Traced, np.ndarray]:
+        """A buffer of the trace holding a copy of `result` (for calls whose output shape and
+        dtype are only known once they ran)."""
+        if type(result) is not np.ndarray:
+            result = np.asarray(result)
+        owner, plain = self._empty(result.shape, result.dtype)
+        plain[...] = result                              # same dtype and shape: a copy
         return owner, plain
 
     def _wrote(self, a: np.ndarray, whole: bool) -> None:
@@ -298,7 +308,8 @@ class Trace:
     def _add(self, step: Callable[[], Any]) -> None:
         """A replay step, run under the NumPy error state it ran under when that is not the
         trace's (an op that silences an expected overflow stays silent at replay)."""
-        err = np.geterr()
+        token = _err_token()
+        err = self.err0 if token is not None and token is self.err_token else np.geterr()
         if err != self.err0:
             step = functools.partial(_in_errstate, err, step)
         self.steps.append(step)
@@ -334,11 +345,32 @@ class Trace:
             traced = tuple(o if isinstance(o, Traced) else p.view(Traced)  # the caller's out,
                            for o, p in zip(kwargs["out"], out))  # as NumPy: later in-place
             return traced[0] if len(traced) == 1 else traced     # ops on it are recorded too
-        result = call(*args, **kw)
-        results = result if isinstance(result, tuple) else (result,)
-        owners, bufs = zip(*[self._buffer(r) for r in results])
+        plain = method == "__call__" and not kw and ufunc.signature is None   # (not matmul)
+        made = self._outputs(ufunc, args) if plain else None
+        if made is not None:                             # computed straight into the buffers
+            owners, bufs = made
+            call(*args, out=bufs)
+        else:
+            result = call(*args, **kw)
+            owners, bufs = zip(*[self._buffer(r) for r in
+                                 (result if isinstance(result, tuple) else (result,))])
         self._add(_ufunc_step(ufunc, method, args, bufs, kw))
-        return owners if isinstance(result, tuple) else owners[0]
+        return owners if len(owners) > 1 else owners[0]
+
+    def _outputs(self, ufunc: np.ufunc, args: tuple) -> tuple[tuple, tuple] | None:
+        """New buffers for a plain ufunc call's outputs, from its arguments' shapes and the
+        ufunc's own dtype resolution (so nothing is computed twice or copied); None when a
+        Python scalar's type is not one NumPy resolves."""
+        shapes = {a.shape for a in args if isinstance(a, np.ndarray)}
+        shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
+        try:
+            dtypes = ufunc.resolve_dtypes(tuple(
+                a.dtype if isinstance(a, (np.ndarray, np.generic)) else type(a) for a in args)
+                + (None,) * ufunc.nout)
+        except (TypeError, ValueError):
+            return None
+        made = [self._empty(shape, dt) for dt in dtypes[ufunc.nin:]]
+        return tuple(o for o, _ in made), tuple(b for _, b in made)
 
     def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
         a, kw = _plain(args), {k: _plain(v) for k, v in kwargs.items()}
@@ -485,12 +517,18 @@ def _ufunc_step(ufunc: np.ufunc, method: str, args: tuple, out: tuple, kw: dict)
 
 
 def _as_0d(x: Any, dtype: np.dtype) -> Any:
-    """A Python or NumPy scalar as a 0-d array of `dtype`, when that is the same number."""
-    if not isinstance(x, (int, float, np.generic)) or getattr(x, "dtype", dtype) != dtype:
+    """A Python or NumPy scalar as a 0-d array of `dtype`, when that is the same number (and
+    casting it cannot overflow, even to float16)."""
+    if type(x) not in (int, float, bool) and not (
+            isinstance(x, np.generic) and x.dtype == dtype and dtype.kind in "biuf"):
         return x                          # (a NumPy scalar of another dtype decides the loop)
-    with np.errstate(all="ignore"):
+    if not -65504.0 <= x <= 65504.0:      # (nan and inf too)
+        return x
+    try:
         a = np.array(x, dtype)
-    return a if (a == x) or (a != a and x != x) else x
+    except OverflowError:                 # an integer outside an integer dtype
+        return x
+    return a if a.item() == x else x
 
 
 def _in_errstate(err: dict, step: Callable[[], Any]) -> None:
