@@ -201,3 +201,55 @@ def test_structure_changes_with_truth_values_and_state_only():
     assert opt.structure() != s2
     opt.weight_decay = 1e-4
     assert opt.structure()[1] is True
+
+
+OPTIONS = {"sgd": lambda ps: optim.SGD(ps, lr=0.1),
+           "sgd-wd": lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.01),
+           "momentum": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+           "adam": lambda ps: optim.Adam(ps, lr=0.01),
+           "adam-wd": lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.1)}
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_packed_parameters_update_bit_for_bit_like_separate_ones(name, dt):
+    """nn.MLP keeps its parameters in one buffer and the optimizer then updates them with one
+    call per operation: the same numbers as a parameter at a time."""
+    model = nn.MLP([3, 5, 4, 2], rng=0, dtype=dt)
+    packed = list(model.parameters())
+    base = packed[0].data.base
+    assert base is not None and all(p.data.base is base for p in packed)
+    separate = [Tensor(p.data.copy(), requires_grad=True) for p in packed]
+    a, b = OPTIONS[name](packed), OPTIONS[name](separate)
+    assert a._flat is not None and b._flat is None
+    rng = np.random.default_rng(1)
+    for step in range(6):
+        for p, q in zip(packed, separate):
+            p.grad = Tensor(rng.standard_normal(p.shape).astype(dt))
+            q.grad = Tensor(p.grad.data.copy())
+        if step == 3:
+            a.lr = b.lr = 0.05
+        a.step()
+        b.step()
+        for p, q in zip(packed, separate):
+            assert p.data.tobytes() == q.data.tobytes(), (name, step)
+
+
+def test_flat_update_falls_back_when_a_parameter_is_replaced_or_skipped():
+    model = nn.MLP([2, 3, 1], rng=0)
+    ps = list(model.parameters())
+    opt = optim.Adam(ps, lr=0.1)
+    twin = [Tensor(p.data.copy(), requires_grad=True) for p in ps]
+    ref = optim.Adam(twin, lr=0.1)
+    for step in range(4):
+        for p, q in zip(ps, twin):
+            p.grad = Tensor(np.full(p.shape, 0.5))
+            q.grad = Tensor(np.full(p.shape, 0.5))
+        if step == 1:                       # a skipped parameter: its step count falls behind
+            ps[0].grad = twin[0].grad = None
+        if step == 2:                       # a replaced array: no longer in the buffer
+            ps[1].data = ps[1].data.copy()
+        opt.step()
+        ref.step()
+        for p, q in zip(ps, twin):
+            assert p.data.tobytes() == q.data.tobytes(), step

@@ -376,6 +376,20 @@ def _activation(act: Any, what: str) -> Module:
     raise ValueError(f"MLP: unknown {what} {act!r}; give an nn.Module or one of {sorted(_ACTIVATIONS)}")
 
 
+def _pack(params: list[Parameter]) -> None:
+    """Move `params` (one dtype) into one new buffer, side by side in this order, so that an
+    optimizer updates them all with one NumPy call per operation (weights first, then biases:
+    each kind is one range too, for optimizers that treat them apart). Only for parameters
+    nobody has seen yet, at construction: an array someone kept would stop being updated."""
+    flat = np.empty(sum(p.size for p in params), params[0].dtype)
+    start = 0
+    for p in params:
+        part = flat[start:start + p.size].reshape(p.shape)
+        part[...] = p._data
+        p._data = part
+        start += p.size
+
+
 class MLP(Module):
     """A multilayer perceptron: `sizes=[2, 3, 1]` is 2 inputs, one hidden layer of 3 units and
     1 output. Every hidden layer is followed by `activation`, the last by `output_activation`
@@ -394,6 +408,7 @@ class MLP(Module):
         self.sizes = sizes
         self.layers = ModuleList(Linear(a, b, init=init, rng=gen, dtype=dtype)
                                  for a, b in zip(sizes[:-1], sizes[1:]))
+        _pack([lin.weight for lin in self.layers] + [lin.bias for lin in self.layers])
         self.activation = _activation(activation, "activation")
         self.output_activation = _activation(output_activation, "output_activation")
 

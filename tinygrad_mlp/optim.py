@@ -9,6 +9,11 @@ A step is two parts, so that `tg.compile` can replay it: `_begin_step` (Python: 
 and the per-step numbers — learning rate, bias corrections — written into 0-d arrays in each
 parameter's dtype) and `_update` (array kernels reading those 0-d arrays). Hyperparameters may
 change between steps (`opt.lr = 0.01`); a compiled step reads them at every replay.
+
+Parameters that tile one buffer (an `nn.MLP` packs its own) are updated together: the
+gradients are copied into one buffer of the same layout and `_update` runs once on the whole
+range, one NumPy call per operation instead of one per parameter (elementwise, so the numbers
+are the same bit for bit).
 """
 from __future__ import annotations
 
@@ -58,6 +63,7 @@ class Optimizer:
         self.scalars = [{**{name: shared[name, p.dtype] for name in self.shared_numbers},
                          **{name: np.zeros((), p.dtype) for name in self.per_parameter}}
                         for p in self.params]   # per parameter: name -> the 0-d array read
+        self._flat = _Flat.of(self.params)      # None unless the parameters tile one buffer
 
     def __setattr__(self, name: str, value: Any) -> None:
         """A hyperparameter set inside a step that tg.compile traces is set again at every
@@ -80,6 +86,11 @@ class Optimizer:
         record; under tg.compile the arrays are traced)."""
         active = [i for i, p in enumerate(self.params) if p._grad is not None]
         every_step(self._begin_step, active)
+        flat = self._flat
+        if flat is not None and len(active) == len(self.params) and self._flat_ok(flat):
+            w, g = flat.gather(self.params)
+            self._update(None, w, g, self.scalars[0])
+            return
         for i in active:
             p = self.params[i]
             w, g = p._data, p._grad._data
@@ -102,12 +113,19 @@ class Optimizer:
         params = self.params
         bump_versions([params[i] for i in active])
 
+    def _flat_ok(self, flat: "_Flat") -> bool:
+        """Whether this step may update all parameters at once: they still hold the arrays
+        that tile the buffer (and the subclass's state allows it)."""
+        return all(p._data is a for p, a in zip(self.params, flat.arrays))
+
     def _numbers(self, i: int | None) -> dict[str, float]:
         """This step's numbers (Python floats): the hyperparameters for i None, else those of
         parameter i's own (the step count's)."""
         raise NotImplementedError
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+    def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+        """Update parameter i's array `w` from its gradient `g` (i None: all parameters at
+        once, on the flat buffers)."""
         raise NotImplementedError
 
     def structure(self) -> tuple:
@@ -160,7 +178,11 @@ class Optimizer:
                                          f"parameter {i} has shape {v.shape}, the parameter "
                                          f"{p.shape}")
                     v = v.astype(p.dtype)           # a copy in the parameter's dtype
-                values[i] = _default_state(name, p) if v is None else v
+                v = _default_state(name, p) if v is None else v
+                if isinstance(v, np.ndarray) and isinstance(values[i], np.ndarray):
+                    np.copyto(values[i], v)         # in place (flat state stays a view)
+                else:
+                    values[i] = v
         self._structure = None
         changes[0] += 1                            # new state arrays: compiled steps retrace
 
@@ -172,6 +194,53 @@ def _default_state(name: str, p: Tensor) -> Any:
     if name in ("exp_avg", "exp_avg_sq"):
         return np.zeros_like(p.data)
     return None
+
+
+class _Flat:
+    """Parameters whose arrays tile one contiguous range of one buffer, in any order: `w` is
+    that range, `grad` a buffer of the same layout (with `grad_slots`, each parameter's part)
+    and `views(n)` makes state buffers of that layout."""
+
+    def __init__(self, w: np.ndarray, arrays: list[np.ndarray], offsets: list[int]) -> None:
+        self.w, self.arrays, self.offsets = w, arrays, offsets
+        self.grad, self.grad_slots = self.views()
+
+    @staticmethod
+    def of(params: list[Tensor]) -> "_Flat | None":
+        arrays = [p._data for p in params]
+        a0 = arrays[0]
+        root = _root(a0)
+        if len(arrays) < 2 or not root.flags.c_contiguous or any(
+                a.dtype != a0.dtype or not a.flags.c_contiguous or not a.size or _root(a) is not root
+                for a in arrays):
+            return None
+        start = [a.__array_interface__["data"][0] for a in arrays]
+        pos = lo = min(start)
+        for k in sorted(range(len(arrays)), key=start.__getitem__):
+            if start[k] != pos:                       # a gap or an overlap
+                return None
+            pos += arrays[k].nbytes
+        first = (lo - root.__array_interface__["data"][0]) // a0.itemsize
+        w = root.reshape(-1)[first:first + (pos - lo) // a0.itemsize]
+        return _Flat(w, arrays, [(s - lo) // a0.itemsize for s in start])
+
+    def views(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """A new zeroed buffer of the parameters' layout, and each parameter's part of it."""
+        buf = np.zeros_like(self.w)
+        return buf, [buf[o:o + a.size].reshape(a.shape) for o, a in zip(self.offsets, self.arrays)]
+
+    def gather(self, params: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """The parameters' range and their gradients copied into `grad` (traced under
+        tg.compile: read and written in place at replay)."""
+        for p, slot in zip(params, self.grad_slots):
+            np.copyto(traced(slot), p._grad._data)
+        return traced(self.w), traced(self.grad)
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
 
 
 class SGD(Optimizer):
@@ -196,7 +265,10 @@ class SGD(Optimizer):
             return {}
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+    def _flat_ok(self, flat: _Flat) -> bool:
+        return not self.momentum and super()._flat_ok(flat)   # (buffers are per parameter)
+
+    def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
         if self.weight_decay:
             g = g + s["weight_decay"] * w
         if self.momentum:
@@ -234,8 +306,11 @@ class Adam(Optimizer):
         _check(weight_decay >= 0, f"invalid weight_decay {weight_decay}")
         self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
         self.steps = [0] * len(self.params)
-        self.exp_avg = [np.zeros_like(p.data) for p in self.params]
-        self.exp_avg_sq = [np.zeros_like(p.data) for p in self.params]
+        if self._flat is None:
+            self.exp_avg = [np.zeros_like(p.data) for p in self.params]
+            self.exp_avg_sq = [np.zeros_like(p.data) for p in self.params]
+        else:                                   # moments in the parameters' flat layout
+            (self._m, self.exp_avg), (self._v, self.exp_avg_sq) = self._flat.views(), self._flat.views()
 
     def _numbers(self, i: int | None) -> dict[str, float]:
         b1, b2 = self.betas
@@ -246,10 +321,15 @@ class Adam(Optimizer):
         t = self.steps[i]
         return {"bc2": math.sqrt(1 - b2 ** t), "step_size": self.lr / (1 - b1 ** t)}
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+    def _flat_ok(self, flat: _Flat) -> bool:
+        return (len(set(self.steps)) == 1 and hasattr(self, "_m")   # one bias correction, and
+                and super()._flat_ok(flat))                          # moments laid out flat
+
+    def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
         if self.weight_decay:
             g = g + s["weight_decay"] * w
-        m, v = traced(self.exp_avg[i]), traced(self.exp_avg_sq[i])
+        m, v = (self._m, self._v) if i is None else (self.exp_avg[i], self.exp_avg_sq[i])
+        m, v = traced(m), traced(v)
         m *= s["b1"]
         m += s["1-b1"] * g
         v *= s["b2"]
