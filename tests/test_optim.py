@@ -253,3 +253,29 @@ def test_flat_update_falls_back_when_a_parameter_is_replaced_or_skipped():
         ref.step()
         for p, q in zip(ps, twin):
             assert p.data.tobytes() == q.data.tobytes(), step
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_copied_model_and_optimizer_train_like_the_original(name, how):
+    """Regression: a pickled optimizer kept its flat buffer, which no longer shared memory
+    with the unpickled parameters, so its updates went nowhere."""
+    import copy
+    import pickle
+    model = nn.MLP([3, 4, 2], rng=0)
+    opt = OPTIONS[name](list(model.parameters()))
+    rng = np.random.default_rng(0)
+
+    def step(m, o, grads):
+        for p, g in zip(m.parameters(), grads):
+            p.grad = Tensor(g)
+        o.step()
+    grads = [[rng.standard_normal(p.shape) for p in model.parameters()] for _ in range(3)]
+    step(model, opt, grads[0])
+    pair = (model, opt)
+    model2, opt2 = pickle.loads(pickle.dumps(pair)) if how == "pickle" else copy.deepcopy(pair)
+    for g in grads[1:]:
+        step(model, opt, g)
+        step(model2, opt2, g)
+    for p, q in zip(model.parameters(), model2.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()

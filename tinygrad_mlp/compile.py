@@ -467,6 +467,61 @@ class Trace:
         for o in self.optimizers.values():
             _untrace_state(o)
 
+    def write_in_place(self, spec: Any) -> None:
+        """Copy elision, after finish: a step's new output copied whole into live state (the
+        optimizer's flat gradient buffer) is computed there by the step itself, and the copy
+        goes. Only when nothing can tell: no array a step holds hides in a closure, nothing
+        but the producing step writes the output, nothing touches the target between the two
+        steps, nothing writes either after the copy, and fn does not return the output."""
+        steps = self.steps
+        copies = [k for k, s in enumerate(steps) if isinstance(s, functools.partial)
+                  and s.func is np.copyto and len(s.args) == 2 and not s.keywords]
+        refs = [_refs(s) for s in steps] if copies else [None]
+        if any(r is None for r in refs):
+            return
+        roots = [{id(_root(a)) for a in r} for r in refs]
+        writes = [[(id(_root(a)), a) for a in _writes(s)] for s in steps]
+        writers: dict[int, list[int]] = {}
+        for j, w in enumerate(writes):
+            for i in {i for i, _ in w}:
+                writers.setdefault(i, []).append(j)
+        returned = {id(_root(a)) for a in _spec_arrays(spec)}
+        moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        gone = set()
+        for k in copies:
+            move = self._elided(k, refs, roots, writes, writers, returned)
+            if move is not None and id(move[0]) not in moves and not any(
+                    np.may_share_memory(move[1], d) for _, d in moves.values()):
+                moves[id(move[0])] = move
+                gone.add(k)
+        if moves:
+            self.steps = [_moved(s, moves) if roots[j] & moves.keys() else s
+                          for j, s in enumerate(steps) if j not in gone]
+            self.grads = [(t, _moved(g, moves)) for t, g in self.grads]
+            self.run = functools.partial(_loop, self.steps)
+
+    def _elided(self, k: int, refs: list[list[np.ndarray]], roots: list[set[int]],
+                writes: list[list], writers: dict[int, list[int]],
+                returned: set[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(output root, target) if the copy at step k can go (see write_in_place)."""
+        dst, src = self.steps[k].args
+        root, live = _root(src), _root(dst)
+        r, lv = id(root), id(live)
+        if (self.kind.get(r) != "out" or self.kind.get(lv) != "live" or r in returned
+                or (dst.shape, dst.dtype, dst.strides) != (root.shape, root.dtype, root.strides)
+                or not _same_layout(src, root)):
+            return None
+        made = [j for j in writers.get(r, ()) if j != k]
+        if len(made) != 1 or made[0] > k or any(r in roots[j] for j in range(made[0])):
+            return None                     # another writer, or read before it is made
+        for j in range(made[0], k):         # the target used in between
+            if lv in roots[j] and any(np.may_share_memory(a, dst) for a in refs[j]):
+                return None
+        for w in writes[k + 1:]:            # written after the copy
+            if any(i == r or i == lv and np.may_share_memory(a, dst) for i, a in w):
+                return None
+        return root, dst
+
     def _grad_touched(self, t: Tensor) -> bool:
         """Whether the step assigned `t.grad` (backward, zero_grad) or used its array."""
         before = self.grad_before[id(t)]
@@ -561,6 +616,73 @@ def _straight_line(steps: list[functools.partial]) -> Callable[[], None]:
     return names["run"]
 
 
+def _refs(x: Any) -> list[np.ndarray] | None:
+    """Every array a step holds (in its arguments, tuples and nested partials), or None when
+    it passes a function as an argument (a refill's closure may hold arrays not seen here)."""
+    found: list[np.ndarray] = []
+    todo = [x]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, np.ndarray):
+            found.append(v)
+        elif isinstance(v, functools.partial):
+            todo += v.args
+            todo += v.keywords.values()
+        elif isinstance(v, (tuple, list)):
+            todo += v
+        elif v is not x and callable(v):
+            return None
+    return found
+
+
+def _writes(step: Any) -> list[np.ndarray]:
+    """The arrays a step may write: a ufunc's or np.dot's outputs, else all it holds."""
+    func = getattr(step, "func", None)
+    kw = getattr(step, "keywords", {})
+    if isinstance(func, np.ufunc):
+        return _arrays(step.args[func.nin:]) + _arrays(kw.get("out"))
+    if func is np.dot:
+        return _arrays(step.args[2:]) + _arrays(kw.get("out"))
+    if isinstance(getattr(func, "__self__", None), np.ufunc) and func.__name__ != "at":
+        return _arrays(kw.get("out"))                    # reduce, accumulate, ...
+    return _refs(step) or []
+
+
+def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether `a` is all of `b`'s memory, laid out as `b`."""
+    return a is b or ((a.shape, a.dtype, a.strides) == (b.shape, b.dtype, b.strides)
+                      and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _moved(x: Any, moves: dict[int, tuple[np.ndarray, np.ndarray]]) -> Any:
+    """`x` with every array in a moved root's memory replaced by the same view of its
+    target's (moves: id(root) -> (root, target))."""
+    if isinstance(x, np.ndarray):
+        move = moves.get(id(_root(x)))
+        if move is None:
+            return x
+        root, dst = move
+        offset = x.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+        return np.ndarray(x.shape, x.dtype, buffer=dst, offset=offset, strides=x.strides)
+    if isinstance(x, functools.partial):
+        return functools.partial(x.func, *_moved(x.args, moves),
+                                 **{k: _moved(v, moves) for k, v in x.keywords.items()})
+    if isinstance(x, (tuple, list)):
+        return type(x)(_moved(v, moves) for v in x)
+    return x
+
+
+def _spec_arrays(spec: Any) -> list[np.ndarray]:
+    kind, value = spec
+    if kind in ("tensor", "array"):
+        return [value]
+    if kind is dict:
+        return [a for v in value.values() for a in _spec_arrays(v)]
+    if kind in (tuple, list):
+        return [a for v in value for a in _spec_arrays(v)]
+    return []
+
+
 def _shares(a: np.ndarray, reads: list[np.ndarray]) -> bool:
     return any(np.may_share_memory(a, r) for r in reads)
 
@@ -632,6 +754,7 @@ class Compiled:
             mode.trace = None
             trace.finish()
         spec = _spec(out)
+        trace.write_in_place(spec)
         self._traces[key] = (trace, epoch, spec)
         return _build(spec)
 

@@ -37,6 +37,7 @@ class Optimizer:
     hyperparameters: tuple[str, ...] = ("lr",)
     state_names: dict[str, str] = {}    # PyTorch's state key -> attribute: a list, one per param
     _structure: tuple | None = None     # structure(), computed when first asked
+    _flat: "_Flat | None" = None        # the parameters' shared buffer, when they tile one
     shared_numbers: tuple[str, ...] = ("lr",)   # per-step numbers the kernels read: shared,
     per_parameter: tuple[str, ...] = ()         # and those from a parameter's own step count
 
@@ -64,6 +65,15 @@ class Optimizer:
                          **{name: np.zeros((), p.dtype) for name in self.per_parameter}}
                         for p in self.params]   # per parameter: name -> the 0-d array read
         self._flat = _Flat.of(self.params)      # None unless the parameters tile one buffer
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (and deep-copied) without the flat layout: NumPy copies each view on its
+        own, so the parameters and state of the copy no longer share a buffer, and the copy
+        updates them one at a time."""
+        state = self.__dict__.copy()
+        for name in ("_flat", "_m", "_v"):
+            state.pop(name, None)
+        return state
 
     def __setattr__(self, name: str, value: Any) -> None:
         """A hyperparameter set inside a step that tg.compile traces is set again at every
@@ -116,7 +126,7 @@ class Optimizer:
     def _flat_ok(self, flat: "_Flat") -> bool:
         """Whether this step may update all parameters at once: they still hold the arrays
         that tile the buffer (and the subclass's state allows it)."""
-        return all(p._data is a for p, a in zip(self.params, flat.arrays))
+        return all(_is_array(p._data, a) for p, a in zip(self.params, flat.arrays))
 
     def _numbers(self, i: int | None) -> dict[str, float]:
         """This step's numbers (Python floats): the hyperparameters for i None, else those of
@@ -235,6 +245,11 @@ class _Flat:
         for p, slot in zip(params, self.grad_slots):
             np.copyto(traced(slot), p._grad._data)
         return traced(self.w), traced(self.grad)
+
+
+def _is_array(d: np.ndarray, a: np.ndarray) -> bool:
+    """`d` is `a`, or (while tg.compile traces) a view of all of it."""
+    return d is a or d.base is a and d.shape == a.shape and d.strides == a.strides
 
 
 def _root(a: np.ndarray) -> np.ndarray:
