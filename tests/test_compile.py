@@ -915,3 +915,59 @@ def test_random_mlps_and_batch_sequences(n_in, hidden, n_out, act, opt, dt, loss
     _, _, step = run_twins(lambda: mlp_setup([n_in, *hidden, n_out], act, dt, opt, loss, seed % 7),
                            batches, between)
     assert step.cache_size == len(set(sizes))
+
+
+def _scaled_in_place(s: Setup, loss: tg.Tensor) -> tuple:
+    s.params[2].grad.data *= 0.5
+    return (loss,)
+
+
+GRAD_USES = {
+    "returns a gradient": lambda s, loss: (loss, s.params[0].grad),
+    "reads gradients before the step": lambda s, loss: (loss, sum((p.grad * p.grad).sum() for p in s.params)),
+    "scales a gradient in place before the step": _scaled_in_place,
+    "reads a gradient after the step": None,
+}
+
+
+@pytest.mark.parametrize("use", list(GRAD_USES))
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_gradients_written_into_the_optimizers_buffer_stay_right(use, opt):
+    """A packed model's optimizer copies gradients into its flat buffer, and the compiled step
+    then computes them there (copy elision). Whatever else the step does with the gradients
+    (return them, read them, change them in place before the step, read them after), the
+    replay equals eager execution bit for bit."""
+    def make():
+        s = mlp_setup([3, 8, 2], "tanh", np.float64, opt)
+
+        def step(X, y):
+            s.opt.zero_grad()
+            loss = s.loss_fn(s.model(X), y)
+            loss.backward()
+            out = loss if GRAD_USES[use] is None else GRAD_USES[use](s, loss)
+            s.opt.step()
+            if GRAD_USES[use] is None:
+                out = (loss, s.params[1].grad * 2)
+            return out
+        s.step = step
+        return s
+
+    eager, comp = make(), make()
+    compiled = tg.compile(comp.step)
+    for i, (X, y) in enumerate(same_batches(6, 5, 3, 2, "mse", np.float64)):
+        a, b = eager.step(X, y), compiled(X, y)
+        for u, v in zip(a, b):
+            assert u.data.tobytes() == v.data.tobytes(), (use, i)
+        assert eager.state() == comp.state(), (use, i)
+    assert compiled.cache_size == 1
+
+
+def test_a_compiled_packed_model_replays_without_the_gradient_copies():
+    s = mlp_setup([2, 16, 16, 1], "tanh", np.float32, "sgd")
+    compiled = tg.compile(s.step)
+    for X, y in same_batches(3, 10, 2, 1, "mse", np.float32):
+        compiled(X, y)
+    (trace, _, _), = compiled._traces.values()
+    assert not any(getattr(step, "func", None) is np.copyto for step in trace.steps)
+    flat = s.opt._flat
+    assert all(np.shares_memory(p.grad.data, flat.grad) for p in s.params)
