@@ -17,7 +17,9 @@ What an array is decides how a replay treats it:
   same array; if a recorded step writes into part of it, its trace-time content is restored
   before its first use in every replay.
 Python state that changes every step (an optimizer's step counts and learning rate) is
-replayed by calling the Python function again (`mode.every_step`).
+replayed by calling the Python function again (`mode.every_step`). After the trace, a step's
+new output that is only copied whole into live state (an optimizer's flat gradient buffer)
+is computed there directly and the copy dropped, when no other step could tell.
 
 A replay is valid while the model and optimizer keep their structure: a new signature, a
 replaced parameter array, a `load_state_dict`, or an optimizer whose buffers appeared traces
@@ -229,11 +231,16 @@ class Trace:
         self.inputs: list[np.ndarray] = []
         self.err0 = np.geterr()                        # NumPy's error state around the call
         self.err_token = _err_token()
+        # per step, the roots it reads (ids) and the arrays it writes (root id, array)
+        self.touches: list[tuple[set[int], list[tuple[int, np.ndarray]]]] = []
+        self._reads: set[int] = set()                  # (of the step being recorded)
+        self._written: list[tuple[int, np.ndarray]] = []
 
     # ------------------------------------------------------------ what arrays are
     def _see(self, a: np.ndarray) -> None:
         root = _root(a)
         key = id(root)
+        self._reads.add(key)
         if key in self.old_grads:
             self.read_old.add(key)
         if key not in self.keep:
@@ -247,7 +254,9 @@ class Trace:
         owner = np.ndarray.__new__(Traced, shape, dtype)
         self.keep[id(owner)] = owner
         self.kind[id(owner)] = "out"
-        return owner, owner.view(np.ndarray)
+        plain = owner.view(np.ndarray)
+        self._written.append((id(owner), plain))
+        return owner, plain
 
     def _buffer(self, result: Any) -> tuple[Traced, np.ndarray]:
         """A buffer of the trace holding a copy of `result` (for calls whose output shape and
@@ -263,6 +272,7 @@ class Trace:
         self._see(a)
         root = _root(a)
         key = id(root)
+        self._written.append((key, a))
         if key in self.kind:
             return
         if whole and a.size == root.size and self.first[key][0] == len(self.steps):
@@ -313,6 +323,8 @@ class Trace:
         if err != self.err0:
             step = functools.partial(_in_errstate, err, step)
         self.steps.append(step)
+        self.touches.append((self._reads, self._written))
+        self._reads, self._written = set(), []
 
     def python(self, fn: Callable, args: tuple) -> None:
         """A Python function to call again at this point of every replay."""
@@ -447,13 +459,16 @@ class Trace:
                 t._grad = self.grad_before[id(t)]       # untouched: its own Tensor back
             elif t._grad is not None and isinstance(t._grad._data, Traced):
                 t._grad = wrap(t._grad._data.view(np.ndarray))
-        restores: dict[int, list[Callable]] = {}
+        restores: dict[int, list[tuple[Callable, tuple]]] = {}
         for key in self.dirty:
             if key in self.first:
                 index, content = self.first[key]
                 restores.setdefault(index, []).append(
-                    functools.partial(np.copyto, self.keep[key], content))
-        self.steps = [s for i, step in enumerate(self.steps) for s in restores.get(i, []) + [step]]
+                    (functools.partial(np.copyto, self.keep[key], content),
+                     ({id(content)}, [(key, self.keep[key])])))
+        both = [pair for i, step in enumerate(zip(self.steps, self.touches))
+                for pair in restores.get(i, []) + [step]]
+        self.steps, self.touches = [s for s, _ in both], [t for _, t in both]
         self.run = functools.partial(_loop, self.steps)  # straight-line code after a while:
         self.replays = 0                                 # compiling it costs ~10 us a step
         self.first.clear()                               # the snapshots not needed
@@ -470,39 +485,39 @@ class Trace:
     def write_in_place(self, spec: Any) -> None:
         """Copy elision, after finish: a step's new output copied whole into live state (the
         optimizer's flat gradient buffer) is computed there by the step itself, and the copy
-        goes. Only when nothing can tell: no array a step holds hides in a closure, nothing
-        but the producing step writes the output, nothing touches the target between the two
-        steps, nothing writes either after the copy, and fn does not return the output."""
+        goes. Only when nothing can tell: nothing but the producing step writes the output,
+        nothing touches the target between the two steps, nothing writes either after the
+        copy, and fn does not return the output. (Python steps, such as an optimizer's
+        _begin_step, touch no arrays of the trace.)"""
         steps = self.steps
         copies = [k for k, s in enumerate(steps) if isinstance(s, functools.partial)
                   and s.func is np.copyto and len(s.args) == 2 and not s.keywords]
-        refs = [_refs(s) for s in steps] if copies else [None]
-        if any(r is None for r in refs):
+        if not copies:
             return
-        roots = [{id(_root(a)) for a in r} for r in refs]
-        writes = [[(id(_root(a)), a) for a in _writes(s)] for s in steps]
-        writers: dict[int, list[int]] = {}
-        for j, w in enumerate(writes):
-            for i in {i for i, _ in w}:
-                writers.setdefault(i, []).append(j)
         returned = {id(_root(a)) for a in _spec_arrays(spec)}
+        writers: dict[int, list[int]] = {}
+        for j, (_, written) in enumerate(self.touches):
+            for i, _ in written:
+                writers.setdefault(i, []).append(j)
         moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         gone = set()
         for k in copies:
-            move = self._elided(k, refs, roots, writes, writers, returned)
+            move = self._elided(k, returned, writers)
             if move is not None and id(move[0]) not in moves and not any(
                     np.may_share_memory(move[1], d) for _, d in moves.values()):
                 moves[id(move[0])] = move
                 gone.add(k)
         if moves:
-            self.steps = [_moved(s, moves) if roots[j] & moves.keys() else s
-                          for j, s in enumerate(steps) if j not in gone]
-            self.grads = [(t, _moved(g, moves)) for t, g in self.grads]
+            kept = [j for j in range(len(steps)) if j not in gone]
+            moved = {j for i in moves for j in writers[i]} | {
+                j for j, (reads, _) in enumerate(self.touches) if not reads.isdisjoint(moves)}
+            self.steps = [_moved(steps[j], moves) if j in moved else steps[j] for j in kept]
+            self.touches = [self.touches[j] for j in kept]     # (root ids: still right enough
+            self.grads = [(t, _moved(g, moves)) for t, g in self.grads]    # for nothing more)
             self.run = functools.partial(_loop, self.steps)
 
-    def _elided(self, k: int, refs: list[list[np.ndarray]], roots: list[set[int]],
-                writes: list[list], writers: dict[int, list[int]],
-                returned: set[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    def _elided(self, k: int, returned: set[int],
+                writers: dict[int, list[int]]) -> tuple[np.ndarray, np.ndarray] | None:
         """(output root, target) if the copy at step k can go (see write_in_place)."""
         dst, src = self.steps[k].args
         root, live = _root(src), _root(dst)
@@ -512,12 +527,14 @@ class Trace:
                 or not _same_layout(src, root)):
             return None
         made = [j for j in writers.get(r, ()) if j != k]
-        if len(made) != 1 or made[0] > k or any(r in roots[j] for j in range(made[0])):
-            return None                     # another writer, or read before it is made
+        if len(made) != 1 or made[0] > k:   # (a buffer is made by the step that first writes it)
+            return None
         for j in range(made[0], k):         # the target used in between
-            if lv in roots[j] and any(np.may_share_memory(a, dst) for a in refs[j]):
+            reads, w = self.touches[j]
+            if (lv in reads or any(i == lv for i, _ in w)) and any(
+                    np.may_share_memory(a, dst) for a in _refs(self.steps[j]) or [dst]):
                 return None
-        for w in writes[k + 1:]:            # written after the copy
+        for _, w in self.touches[k + 1:]:   # written after the copy
             if any(i == r or i == lv and np.may_share_memory(a, dst) for i, a in w):
                 return None
         return root, dst
