@@ -548,9 +548,16 @@ class Trace:
 
     def valid(self) -> bool:
         """Whether a replay now does what an eager call would."""
-        return (all(o.structure() == self.structures[k] for k, o in self.optimizers.items())
-                and all(t._grad is None for t in self.no_grad_before)
-                and all(t._grad is not None for t, _ in self.old_read))
+        for k, o in self.optimizers.items():
+            if o.structure() != self.structures[k]:
+                return False
+        for t in self.no_grad_before:
+            if t._grad is not None:
+                return False
+        for t, _ in self.old_read:
+            if t._grad is None:
+                return False
+        return True
 
     def replay(self, arrays: list[np.ndarray]) -> None:
         for buf, value in zip(self.inputs, arrays):
@@ -795,13 +802,13 @@ def _signature(args: tuple, kwargs: dict) -> tuple[tuple, list[np.ndarray]]:
     arrays: list[np.ndarray] = []
     items = enumerate(args) if not kwargs else list(enumerate(args)) + sorted(kwargs.items())
     for name, a in items:
-        if type(a) is Tensor or isinstance(a, Tensor):
+        if type(a) is not np.ndarray and isinstance(a, Tensor):
             if a.requires_grad:
                 raise TypeError(f"tg.compile: argument {name} is a Tensor that requires grad; "
                                 "compiled steps take data (parameters belong to the model)")
             a = a._data
         if isinstance(a, np.ndarray):
-            parts.append((name, a.shape, a.dtype.str))
+            parts.append((name, a.shape, a.dtype))
             arrays.append(a)
         elif isinstance(a, float):                     # by its bits: -0.0 is not 0.0, and
             parts.append((name, float, struct.pack("<d", a)))   # nan equals nan
