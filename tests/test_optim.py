@@ -212,9 +212,12 @@ OPTIONS = {"sgd": lambda ps: optim.SGD(ps, lr=0.1),
 
 @pytest.mark.parametrize("name", OPTIONS)
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_packed_parameters_update_bit_for_bit_like_separate_ones(name, dt):
+@pytest.mark.parametrize("eager_max", [optim.FLAT_EAGER_MAX, 0], ids=["flat", "large"])
+def test_packed_parameters_update_bit_for_bit_like_separate_ones(name, dt, eager_max, monkeypatch):
     """nn.MLP keeps its parameters in one buffer and the optimizer then updates them with one
-    call per operation: the same numbers as a parameter at a time."""
+    call per operation (or, eagerly and for large parameters, one at a time): the same
+    numbers as a parameter at a time."""
+    monkeypatch.setattr(optim, "FLAT_EAGER_MAX", eager_max)
     model = nn.MLP([3, 5, 4, 2], rng=0, dtype=dt)
     packed = list(model.parameters())
     base = packed[0].data.base

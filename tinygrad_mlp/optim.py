@@ -13,7 +13,9 @@ change between steps (`opt.lr = 0.01`); a compiled step reads them at every repl
 Parameters that tile one buffer (an `nn.MLP` packs its own) are updated together: the
 gradients are copied into one buffer of the same layout and `_update` runs once on the whole
 range, one NumPy call per operation instead of one per parameter (elementwise, so the numbers
-are the same bit for bit).
+are the same bit for bit). Run eagerly, only small parameters go this way (for large ones the
+copies cost more than the calls saved); a compiled step always does, its gradients computed
+straight into that buffer.
 """
 from __future__ import annotations
 
@@ -97,7 +99,8 @@ class Optimizer:
         active = [i for i, p in enumerate(self.params) if p._grad is not None]
         every_step(self._begin_step, active)
         flat = self._flat
-        if flat is not None and len(active) == len(self.params) and self._flat_ok(flat):
+        if (flat is not None and len(active) == len(self.params) and self._flat_ok(flat)
+                and (flat.small or _local.mode.trace is not None)):
             w, g = flat.gather(self.params)
             self._update(None, w, g, self.scalars[0])
             return
@@ -206,6 +209,9 @@ def _default_state(name: str, p: Tensor) -> Any:
     return None
 
 
+FLAT_EAGER_MAX = 4096     # mean elements per parameter up to which an eager step goes flat
+
+
 class _Flat:
     """Parameters whose arrays tile one contiguous range of one buffer, in any order: `w` is
     that range, `grad` a buffer of the same layout (with `grad_slots`, each parameter's part)
@@ -214,6 +220,9 @@ class _Flat:
     def __init__(self, w: np.ndarray, arrays: list[np.ndarray], offsets: list[int]) -> None:
         self.w, self.arrays, self.offsets = w, arrays, offsets
         self.grad, self.grad_slots = self.views()
+        # run eagerly, the gradient copies cost a pass over memory, which the calls saved
+        # outweigh for small parameters only; a compiled step computes the gradients in place
+        self.small = w.size <= FLAT_EAGER_MAX * len(arrays)
 
     @staticmethod
     def of(params: list[Tensor]) -> "_Flat | None":
