@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .mode import TraceError, _local, check_readable
-from .tensor import Tensor, changes, wrap
+from .tensor import Tensor, changes, owner_of as _root, wrap
 
 __all__ = ["compile", "Compiled", "TraceError"]
 
@@ -67,13 +67,6 @@ def _plain(x: Any) -> Any:
     if isinstance(x, (tuple, list)):
         return type(x)([_plain(v) for v in x])
     return x
-
-
-def _root(a: np.ndarray) -> np.ndarray:
-    """The array that owns `a`'s memory (following views)."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
 
 
 def _arrays(x: Any) -> list[np.ndarray]:

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .mode import _local, every_step, traced
-from .tensor import Tensor, bump_versions, changes
+from .tensor import Tensor, bump_versions, changes, owner_of
 
 
 def _check(ok: bool, msg: str) -> None:
@@ -215,7 +215,7 @@ FLAT_EAGER_MAX = 4096     # mean elements per parameter up to which an eager ste
 class _Flat:
     """Parameters whose arrays tile one contiguous range of one buffer, in any order: `w` is
     that range, `grad` a buffer of the same layout (with `grad_slots`, each parameter's part)
-    and `views(n)` makes state buffers of that layout."""
+    and `views()` makes more buffers of that layout (Adam's moments)."""
 
     def __init__(self, w: np.ndarray, arrays: list[np.ndarray], offsets: list[int]) -> None:
         self.w, self.arrays, self.offsets = w, arrays, offsets
@@ -228,9 +228,9 @@ class _Flat:
     def of(params: list[Tensor]) -> "_Flat | None":
         arrays = [p._data for p in params]
         a0 = arrays[0]
-        root = _root(a0)
+        root = owner_of(a0)
         if len(arrays) < 2 or not root.flags.c_contiguous or any(
-                a.dtype != a0.dtype or not a.flags.c_contiguous or not a.size or _root(a) is not root
+                a.dtype != a0.dtype or not a.flags.c_contiguous or not a.size or owner_of(a) is not root
                 for a in arrays):
             return None
         start = [a.__array_interface__["data"][0] for a in arrays]
@@ -259,12 +259,6 @@ class _Flat:
 def _is_array(d: np.ndarray, a: np.ndarray) -> bool:
     """`d` is `a`, or (while tg.compile traces) a view of all of it."""
     return d is a or d.base is a and d.shape == a.shape and d.strides == a.strides
-
-
-def _root(a: np.ndarray) -> np.ndarray:
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
 
 
 class SGD(Optimizer):

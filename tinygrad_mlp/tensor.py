@@ -580,6 +580,13 @@ def bump_versions(tensors: Iterable[Tensor]) -> None:
     last_change[0] = next(clock)
 
 
+def owner_of(a: np.ndarray) -> np.ndarray:
+    """The array that owns `a`'s memory (following views)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def share_version(view: Tensor, base: Tensor) -> None:
     """`view` shares `base`'s storage, so in-place changes of either bump both."""
     if base._vc is None:
