@@ -489,28 +489,29 @@ class Trace:
             return
         returned = {id(_root(a)) for a in _spec_arrays(spec)}
         writers: dict[int, list[int]] = {}
-        for j, (_, written) in enumerate(self.touches):
-            for i, _ in written:
+        written = [{i for i, _ in w} for _, w in self.touches]    # root ids, per step
+        for j, ids in enumerate(written):
+            for i in ids:
                 writers.setdefault(i, []).append(j)
+        used = [reads | ids for (reads, _), ids in zip(self.touches, written)]
         moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         gone = set()
         for k in copies:
-            move = self._elided(k, returned, writers)
+            move = self._elided(k, returned, writers, written, used)
             if move is not None and id(move[0]) not in moves and not any(
                     np.may_share_memory(move[1], d) for _, d in moves.values()):
                 moves[id(move[0])] = move
                 gone.add(k)
         if moves:
             kept = [j for j in range(len(steps)) if j not in gone]
-            moved = {j for i in moves for j in writers[i]} | {
-                j for j, (reads, _) in enumerate(self.touches) if not reads.isdisjoint(moves)}
+            moved = {j for j, ids in enumerate(used) if not ids.isdisjoint(moves)}
             self.steps = [_moved(steps[j], moves) if j in moved else steps[j] for j in kept]
             self.touches = [self.touches[j] for j in kept]     # (root ids: still right enough
             self.grads = [(t, _moved(g, moves)) for t, g in self.grads]    # for nothing more)
             self.run = functools.partial(_loop, self.steps)
 
-    def _elided(self, k: int, returned: set[int],
-                writers: dict[int, list[int]]) -> tuple[np.ndarray, np.ndarray] | None:
+    def _elided(self, k: int, returned: set[int], writers: dict[int, list[int]],
+                written: list[set[int]], used: list[set[int]]) -> tuple[np.ndarray, np.ndarray] | None:
         """(output root, target) if the copy at step k can go (see write_in_place)."""
         dst, src = self.steps[k].args
         root, live = _root(src), _root(dst)
@@ -523,12 +524,12 @@ class Trace:
         if len(made) != 1 or made[0] > k:   # (a buffer is made by the step that first writes it)
             return None
         for j in range(made[0], k):         # the target used in between
-            reads, w = self.touches[j]
-            if (lv in reads or any(i == lv for i, _ in w)) and any(
-                    np.may_share_memory(a, dst) for a in _refs(self.steps[j]) or [dst]):
+            if lv in used[j] and any(np.may_share_memory(a, dst)
+                                     for a in _refs(self.steps[j]) or [dst]):
                 return None
-        for _, w in self.touches[k + 1:]:   # written after the copy
-            if any(i == r or i == lv and np.may_share_memory(a, dst) for i, a in w):
+        for j in range(k + 1, len(written)):   # written after the copy
+            if r in written[j] or lv in written[j] and any(
+                    np.may_share_memory(a, dst) for i, a in self.touches[j][1] if i == lv):
                 return None
         return root, dst
 
