@@ -653,19 +653,6 @@ def _refs(x: Any) -> list[np.ndarray] | None:
     return found
 
 
-def _writes(step: Any) -> list[np.ndarray]:
-    """The arrays a step may write: a ufunc's or np.dot's outputs, else all it holds."""
-    func = getattr(step, "func", None)
-    kw = getattr(step, "keywords", {})
-    if isinstance(func, np.ufunc):
-        return _arrays(step.args[func.nin:]) + _arrays(kw.get("out"))
-    if func is np.dot:
-        return _arrays(step.args[2:]) + _arrays(kw.get("out"))
-    if isinstance(getattr(func, "__self__", None), np.ufunc) and func.__name__ != "at":
-        return _arrays(kw.get("out"))                    # reduce, accumulate, ...
-    return _refs(step) or []
-
-
 def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether `a` is all of `b`'s memory, laid out as `b`."""
     return a is b or ((a.shape, a.dtype, a.strides) == (b.shape, b.dtype, b.strides)
