@@ -128,8 +128,13 @@ class Optimizer:
 
     def _flat_ok(self, flat: "_Flat") -> bool:
         """Whether this step may update all parameters at once: they still hold the arrays
-        that tile the buffer (and the subclass's state allows it)."""
-        return all(_is_array(p._data, a) for p, a in zip(self.params, flat.arrays))
+        that tile the buffer (and the subclass's state allows it). Checked again only after
+        some `.data` was rebound (`changes`), not at every step."""
+        if flat.checked != changes[0]:
+            if not all(_is_array(p._data, a) for p, a in zip(self.params, flat.arrays)):
+                return False
+            flat.checked = changes[0]
+        return True
 
     def _numbers(self, i: int | None) -> dict[str, float]:
         """This step's numbers (Python floats): the hyperparameters for i None, else those of
@@ -220,6 +225,7 @@ class _Flat:
     def __init__(self, w: np.ndarray, arrays: list[np.ndarray], offsets: list[int]) -> None:
         self.w, self.arrays, self.offsets = w, arrays, offsets
         self.grad, self.grad_slots = self.views()
+        self.checked = -1                 # the `changes` epoch the arrays were last verified at
         # run eagerly, the gradient copies cost a pass over memory, which the calls saved
         # outweigh for small parameters only; a compiled step computes the gradients in place
         self.small = w.size <= FLAT_EAGER_MAX * len(arrays)
