@@ -483,21 +483,22 @@ class Trace:
         copy, and fn does not return the output. (Python steps, such as an optimizer's
         _begin_step, touch no arrays of the trace.)"""
         steps = self.steps
+        touches, self.touches = self.touches, []        # their last reader: let them go
         copies = [k for k, s in enumerate(steps) if isinstance(s, functools.partial)
                   and s.func is np.copyto and len(s.args) == 2 and not s.keywords]
         if not copies:
             return
-        returned = {id(_root(a)) for a in _spec_arrays(spec)}
+        returned = {id(_root(a)) for _, a in _flat(spec) if isinstance(a, np.ndarray)}
         writers: dict[int, list[int]] = {}
-        written = [{i for i, _ in w} for _, w in self.touches]    # root ids, per step
+        written = [{i for i, _ in w} for _, w in touches]    # root ids, per step
         for j, ids in enumerate(written):
             for i in ids:
                 writers.setdefault(i, []).append(j)
-        used = [reads | ids for (reads, _), ids in zip(self.touches, written)]
+        used = [reads | ids for (reads, _), ids in zip(touches, written)]
         moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         gone = set()
         for k in copies:
-            move = self._elided(k, returned, writers, written, used)
+            move = self._elided(k, returned, writers, written, used, touches)
             if move is not None and id(move[0]) not in moves and not any(
                     np.may_share_memory(move[1], d) for _, d in moves.values()):
                 moves[id(move[0])] = move
@@ -506,12 +507,11 @@ class Trace:
             kept = [j for j in range(len(steps)) if j not in gone]
             moved = {j for j, ids in enumerate(used) if not ids.isdisjoint(moves)}
             self.steps = [_moved(steps[j], moves) if j in moved else steps[j] for j in kept]
-            self.touches = [self.touches[j] for j in kept]     # (root ids: still right enough
-            self.grads = [(t, _moved(g, moves)) for t, g in self.grads]    # for nothing more)
+            self.grads = [(t, _moved(g, moves)) for t, g in self.grads]
             self.run = functools.partial(_loop, self.steps)
 
-    def _elided(self, k: int, returned: set[int], writers: dict[int, list[int]],
-                written: list[set[int]], used: list[set[int]]) -> tuple[np.ndarray, np.ndarray] | None:
+    def _elided(self, k: int, returned: set[int], writers: dict[int, list[int]], written: list[set[int]],
+                used: list[set[int]], touches: list) -> tuple[np.ndarray, np.ndarray] | None:
         """(output root, target) if the copy at step k can go (see write_in_place)."""
         dst, src = self.steps[k].args
         root, live = _root(src), _root(dst)
@@ -529,7 +529,7 @@ class Trace:
                 return None
         for j in range(k + 1, len(written)):   # written after the copy
             if r in written[j] or lv in written[j] and any(
-                    np.may_share_memory(a, dst) for i, a in self.touches[j][1] if i == lv):
+                    np.may_share_memory(a, dst) for i, a in touches[j][1] if i == lv):
                 return None
         return root, dst
 
@@ -675,17 +675,6 @@ def _moved(x: Any, moves: dict[int, tuple[np.ndarray, np.ndarray]]) -> Any:
     if isinstance(x, (tuple, list)):
         return type(x)(_moved(v, moves) for v in x)
     return x
-
-
-def _spec_arrays(spec: Any) -> list[np.ndarray]:
-    kind, value = spec
-    if kind in ("tensor", "array"):
-        return [value]
-    if kind is dict:
-        return [a for v in value.values() for a in _spec_arrays(v)]
-    if kind in (tuple, list):
-        return [a for v in value for a in _spec_arrays(v)]
-    return []
 
 
 def _shares(a: np.ndarray, reads: list[np.ndarray]) -> bool:
@@ -875,7 +864,8 @@ def _checked(fn: Callable, trace: Trace, spec: Any, arrays: list[np.ndarray], ar
     """check=True: run fn eagerly, then the replay from the same state; any difference
     (outputs, parameters, gradients, optimizer state) raises."""
     before, grads = _state(trace), [t._grad for t, _, _ in trace.adopted]
-    eager = _flat(_spec(fn(*args, **kwargs)))
+    eager = [(name, v.copy() if isinstance(v, np.ndarray) else v)      # (fn may return state
+             for name, v in _flat(_spec(fn(*args, **kwargs)))]       # that _restore resets)
     eager_state = _state(trace)
     _restore(trace, before, grads)
     trace.replay(arrays)
@@ -892,9 +882,10 @@ def _checked(fn: Callable, trace: Trace, spec: Any, arrays: list[np.ndarray], ar
 
 
 def _flat(spec: Any, name: str = "output") -> list[tuple[str, Any]]:
+    """The arrays and values a spec holds, each with its name in the output."""
     kind, value = spec
     if kind in ("tensor", "array"):
-        return [(name, value.copy())]
+        return [(name, value)]
     if kind is dict:
         return [x for k, v in value.items() for x in _flat(v, f"{name}[{k!r}]")]
     if kind in (tuple, list):
