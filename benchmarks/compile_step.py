@@ -47,10 +47,9 @@ TRACE_TARGET = 3.0                                  # first (tracing) call / eag
 
 
 # ------------------------------------------------------------------ tinygrad_mlp, compiled
-def compiled_step(w: TS.Workload, dt: Any) -> tuple[Callable[[], float], Any, list[tg.Tensor]]:
-    """train_step.ours_step's training step under tg.compile; the batch passed as arguments.
-    Returns (step, the compiled function, the parameters)."""
-    X, y = w.data(dt)
+def training_step(w: TS.Workload, dt: Any) -> tuple[Callable[[np.ndarray, np.ndarray], tg.Tensor], list[tg.Tensor]]:
+    """train_step.ours_step's training step as a function of the batch (model from the shared
+    initial weights, SGD, the workload's loss), and the parameters."""
     model = nn.MLP(w.sizes, activation=w.act, rng=0, dtype=dt)
     for lin, (W, b) in zip(model.layers, TS.init_weights(w, dt)):
         lin.weight.data[...] = W
@@ -59,37 +58,29 @@ def compiled_step(w: TS.Workload, dt: Any) -> tuple[Callable[[], float], Any, li
     loss_fn = {"mse": F.mse_loss, "bce": F.binary_cross_entropy_with_logits,
                "ce": F.cross_entropy}[w.loss]
 
-    @tg.compile
-    def train(X: np.ndarray, y: np.ndarray) -> tg.Tensor:
-        opt.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    def step() -> float:
-        return train(X, y).item()
-    return step, train, list(model.parameters())
-
-
-def eager_twin(w: TS.Workload, dt: Any) -> tuple[Callable[[], tg.Tensor], list[tg.Tensor]]:
-    """The same step run eagerly, returning the loss Tensor (for the bit-for-bit check)."""
-    X, y = w.data(dt)
-    model = nn.MLP(w.sizes, activation=w.act, rng=0, dtype=dt)
-    for lin, (W, b) in zip(model.layers, TS.init_weights(w, dt)):
-        lin.weight.data[...] = W
-        lin.bias.data[...] = b
-    opt = optim.SGD(model.parameters(), lr=LR)
-    loss_fn = {"mse": F.mse_loss, "bce": F.binary_cross_entropy_with_logits,
-               "ce": F.cross_entropy}[w.loss]
-
-    def step() -> tg.Tensor:
+    def step(X: np.ndarray, y: np.ndarray) -> tg.Tensor:
         opt.zero_grad()
         loss = loss_fn(model(X), y)
         loss.backward()
         opt.step()
         return loss
     return step, list(model.parameters())
+
+
+def compiled_step(w: TS.Workload, dt: Any) -> tuple[Callable[[], float], Any, list[tg.Tensor]]:
+    """The training step under tg.compile; the batch passed as arguments.
+    Returns (step, the compiled function, the parameters)."""
+    X, y = w.data(dt)
+    step, params = training_step(w, dt)
+    train = tg.compile(step)
+    return (lambda: train(X, y).item()), train, params
+
+
+def eager_twin(w: TS.Workload, dt: Any) -> tuple[Callable[[], tg.Tensor], list[tg.Tensor]]:
+    """The same step run eagerly, returning the loss Tensor (for the bit-for-bit check)."""
+    X, y = w.data(dt)
+    step, params = training_step(w, dt)
+    return (lambda: step(X, y)), params
 
 
 # ------------------------------------------------------------------ JAX
