@@ -73,8 +73,7 @@ class Optimizer:
         own, so the parameters and state of the copy no longer share a buffer, and the copy
         updates them one at a time."""
         state = self.__dict__.copy()
-        for name in ("_flat", "_m", "_v"):
-            state.pop(name, None)
+        state.pop("_flat", None)
         return state
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -225,6 +224,7 @@ class _Flat:
     def __init__(self, w: np.ndarray, arrays: list[np.ndarray], offsets: list[int]) -> None:
         self.w, self.arrays, self.offsets = w, arrays, offsets
         self.grad, self.grad_slots = self.views()
+        self.state: tuple[np.ndarray, ...] = ()   # an optimizer's own buffers of this layout
         self.checked = -1                 # the `changes` epoch the arrays were last verified at
         # run eagerly, the gradient copies cost a pass over memory, which the calls saved
         # outweigh for small parameters only; a compiled step computes the gradients in place
@@ -334,7 +334,8 @@ class Adam(Optimizer):
             self.exp_avg = [np.zeros_like(p.data) for p in self.params]
             self.exp_avg_sq = [np.zeros_like(p.data) for p in self.params]
         else:                                   # moments in the parameters' flat layout
-            (self._m, self.exp_avg), (self._v, self.exp_avg_sq) = self._flat.views(), self._flat.views()
+            (m, self.exp_avg), (v, self.exp_avg_sq) = self._flat.views(), self._flat.views()
+            self._flat.state = (m, v)
 
     def _numbers(self, i: int | None) -> dict[str, float]:
         b1, b2 = self.betas
@@ -346,13 +347,13 @@ class Adam(Optimizer):
         return {"bc2": math.sqrt(1 - b2 ** t), "step_size": self.lr / (1 - b1 ** t)}
 
     def _flat_ok(self, flat: _Flat) -> bool:
-        return (len(set(self.steps)) == 1 and hasattr(self, "_m")   # one bias correction, and
-                and super()._flat_ok(flat))                          # moments laid out flat
+        return (len(set(self.steps)) == 1 and bool(flat.state)   # one bias correction, and
+                and super()._flat_ok(flat))                      # moments laid out flat
 
     def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
         if self.weight_decay:
             g = g + s["weight_decay"] * w
-        m, v = (self._m, self._v) if i is None else (self.exp_avg[i], self.exp_avg_sq[i])
+        m, v = self._flat.state if i is None else (self.exp_avg[i], self.exp_avg_sq[i])
         m, v = traced(m), traced(v)
         m *= s["b1"]
         m += s["1-b1"] * g
