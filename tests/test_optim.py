@@ -203,6 +203,42 @@ def test_structure_changes_with_truth_values_and_state_only():
     assert opt.structure()[1] is True
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["separate", "packed"])
+def test_hyperparameters_set_between_steps_apply_to_the_next_step(packed):
+    """The kernels read hyperparameters from 0-d arrays written only after one was set: each
+    setting reaches the next step. With a constant gradient of 1, Adam moves every element
+    by lr / (1 + eps) per step (bias-corrected m = v = 1), SGD by lr (+ lr·wd·w)."""
+    def params():
+        if packed:
+            return list(nn.MLP([1, 1], rng=0).parameters())
+        return [Tensor(np.zeros(1), requires_grad=True), Tensor(np.zeros(1), requires_grad=True)]
+
+    def step(opt, ps):
+        before = [p.data.copy() for p in ps]
+        for p in ps:
+            p.grad = Tensor(np.ones(p.shape))
+        opt.step()
+        return [float((b - p.data).ravel()[0]) for b, p in zip(before, ps)]
+
+    ps = params()
+    opt = optim.Adam(ps, lr=0.1)
+    assert step(opt, ps) == pytest.approx([0.1, 0.1])
+    opt.lr = 0.01
+    assert step(opt, ps) == pytest.approx([0.01, 0.01])
+    opt.eps = 1.0
+    assert step(opt, ps) == pytest.approx([0.005, 0.005])
+    ps = params()
+    w0 = [float(p.data.ravel()[0]) for p in ps]
+    opt = optim.SGD(ps, lr=0.1)
+    assert step(opt, ps) == pytest.approx([0.1, 0.1])
+    opt.lr = 0.5
+    assert step(opt, ps) == pytest.approx([0.5, 0.5])
+    w = [float(p.data.ravel()[0]) for p in ps]
+    opt.weight_decay = 2.0
+    assert step(opt, ps) == pytest.approx([0.5 * (1 + 2 * x) for x in w])
+    assert w0 != w
+
+
 OPTIONS = {"sgd": lambda ps: optim.SGD(ps, lr=0.1),
            "sgd-wd": lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.01),
            "momentum": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),

@@ -44,7 +44,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     out = x - row_max(x, axis)
-    out -= np.log(np.add.reduce(np.exp(out), axis=axis, keepdims=True))
+    out -= np.log(row_sum(np.exp(out), axis))
     return out
 
 
@@ -53,7 +53,7 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     e = np.exp(x - row_max(x, axis))
-    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    e /= row_sum(e, axis)
     return e
 
 
@@ -64,3 +64,21 @@ def row_max(x: np.ndarray, axis: int) -> np.ndarray:
     if x.ndim == 2 and axis in (1, -1) and x.shape[1] <= 32:
         return np.maximum.reduce(x.T.copy(), axis=0)[:, None]
     return np.maximum.reduce(x, axis=axis, keepdims=True)
+
+
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def row_sum(x: np.ndarray, axis: int) -> np.ndarray:
+    """The sum along `axis`, kept as a size-1 axis. For the rows of a 2-D float32/float64
+    array it is a product with a vector of ones (BLAS), 3-10x faster than NumPy's reduction
+    along a short last axis ((200, 10): 2 vs 7 us); the order of the additions differs, so
+    the last bit may too."""
+    if x.ndim == 2 and axis in (1, -1) and x.dtype.char in "fd" and x.shape[1]:
+        key = (x.shape[1], x.dtype)
+        ones = _ONES.get(key)
+        if ones is None:
+            ones = _ONES[key] = np.ones(x.shape[1], x.dtype)
+            ones.flags.writeable = False
+        return np.dot(x, ones)[:, None]
+    return np.add.reduce(x, axis=axis, keepdims=True)

@@ -213,13 +213,14 @@ class SoftCrossEntropy(ops.Op):
         logp = kernels.log_softmax(z)
         ctx.save_for_backward(z, t)
         ctx.logp, ctx.reduction = logp, reduction
-        return _reduce(-np.add.reduce(t * logp, axis=-1), reduction)
+        return _reduce(-kernels.row_sum(t * logp, -1)[..., 0], reduction)
 
     @staticmethod
     def backward(ctx, g):
         z, t = ctx.saved_tensors
         s = _row_scale(g, ctx.reduction, int(np.prod(z.shape[:-1])))
-        gz = (_softmax(z, ctx.logp) * t.sum(axis=-1, keepdims=True) - t) * s
+        total = t.sum(axis=-1, keepdims=True) if isinstance(t, Tensor) else kernels.row_sum(t, -1)
+        gz = (_softmax(z, ctx.logp) * total - t) * s
         if not ctx.needs_input_grad[1]:
             return gz, None
         logp = z.log_softmax(-1) if isinstance(z, Tensor) else ctx.logp
