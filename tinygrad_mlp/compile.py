@@ -111,10 +111,11 @@ class Traced(np.ndarray):
                copy: bool = True) -> Any:
         if not copy and np.dtype(dtype) == self.dtype:
             return self
-        return _record_copy(self, lambda a: a.astype(dtype, order=order, casting=casting))
+        return _record_copy(self, lambda a: a.astype(dtype, order=order, casting=casting),
+                            same_shape=True)
 
     def copy(self, order: str = "C") -> Any:
-        return _record_copy(self, lambda a: a.copy(order))
+        return _record_copy(self, lambda a: a.copy(order), same_shape=True)
 
     def reshape(self, *shape: Any, **kw: Any) -> Any:
         return _record_copy(self, lambda a: a.reshape(*shape, **kw), view_ok=True)
@@ -197,11 +198,19 @@ def _setitem(a: np.ndarray, idx: Any, value: Any) -> None:
     a[idx] = value
 
 
-def _record_copy(arr: Traced, make: Callable[[np.ndarray], np.ndarray], view_ok: bool = False) -> Any:
+def _record_copy(arr: Traced, make: Callable[[np.ndarray], np.ndarray], view_ok: bool = False,
+                 same_shape: bool = False) -> Any:
+    """Record a method making new data from `arr`; `same_shape`: its values are `arr`'s, cast
+    (copy, astype), so a replay copies them straight into the buffer (not a copy of a copy)."""
     trace = _local.mode.trace
     if trace is None:
         return make(arr.view(np.ndarray))
-    return trace.read(lambda a, _: make(a), arr, None, view_ok=view_ok)
+    into = _copy_into if same_shape else None
+    return trace.read(lambda a, _: make(a), arr, None, view_ok=view_ok, into=into)
+
+
+def _copy_into(buf: np.ndarray, a: np.ndarray) -> Callable[[], None]:
+    return functools.partial(np.copyto, buf, a, casting="unsafe")
 
 
 class Trace:
@@ -400,14 +409,17 @@ class Trace:
             into = lambda buf: functools.partial(func, *a, out=buf, **kw)    # noqa: E731
         return self._new(lambda: func(*a, **kw), reads, into)
 
-    def read(self, make: Callable, arr: Traced, idx: Any, view_ok: bool = True) -> Any:
+    def read(self, make: Callable, arr: Traced, idx: Any, view_ok: bool = True,
+             into: Callable[[np.ndarray, np.ndarray], Callable] | None = None) -> Any:
         """A method of a Traced array (indexing, astype, reshape, ...): a view of it needs
-        nothing at replay; new data is recorded."""
+        nothing at replay; new data is recorded (`into(buf, array)`: the step that refills
+        a buffer directly)."""
         a = arr.view(np.ndarray)
         reads = [a] + _arrays(idx)
         for r in reads:
             self._see(r)
-        return self._new(lambda: make(a, idx), reads, None, view_ok)
+        step = None if into is None else lambda buf: into(buf, a)    # noqa: E731
+        return self._new(lambda: make(a, idx), reads, step, view_ok)
 
     def write(self, fn: Callable, arr: Traced, idx: Any, value: Any) -> None:
         a = arr.view(np.ndarray)
