@@ -40,6 +40,7 @@ class Optimizer:
     state_names: dict[str, str] = {}    # PyTorch's state key -> attribute: a list, one per param
     _structure: tuple | None = None     # structure(), computed when first asked
     _flat: "_Flat | None" = None        # the parameters' shared buffer, when they tile one
+    _stale = True                       # a hyperparameter was set since the 0-d arrays were
     shared_numbers: tuple[str, ...] = ("lr",)   # per-step numbers the kernels read: shared,
     per_parameter: tuple[str, ...] = ()         # and those from a parameter's own step count
 
@@ -82,9 +83,10 @@ class Optimizer:
         if name in self.hyperparameters:
             trace = _local.mode.trace
             if trace is not None:
-                trace.python(object.__setattr__, (self, name, value))
+                trace.python(setattr, (self, name, value))
             if bool(value) != bool(getattr(self, name, not value)):   # (structure() reads
                 object.__setattr__(self, "_structure", None)         # only truth values)
+            object.__setattr__(self, "_stale", True)   # the next step writes its numbers
         object.__setattr__(self, name, value)
 
     def zero_grad(self) -> None:
@@ -96,10 +98,11 @@ class Optimizer:
         """Update every parameter that has a gradient, in place (array kernels: nothing to
         record; under tg.compile the arrays are traced)."""
         active = [i for i, p in enumerate(self.params) if p._grad is not None]
-        every_step(self._begin_step, active)
         flat = self._flat
-        if (flat is not None and len(active) == len(self.params) and self._flat_ok(flat)
-                and (flat.small or _local.mode.trace is not None)):
+        at_once = (flat is not None and len(active) == len(self.params) and self._flat_ok(flat)
+                   and (flat.small or _local.mode.trace is not None))
+        every_step(self._begin_step, active, at_once)
+        if at_once:
             w, g = flat.gather(self.params)
             self._update(None, w, g, self.scalars[0])
             return
@@ -110,20 +113,25 @@ class Optimizer:
                 w, g = traced(w), traced(g)
             self._update(i, w, g, self.scalars[i])
 
-    def _begin_step(self, active: list[int]) -> None:
+    def _begin_step(self, active: list[int], at_once: bool) -> None:
         """The Python part of a step: this step's numbers into the 0-d arrays the kernels read
-        (one per dtype for hyperparameters, one per parameter for numbers that depend on its
-        own step count), step counts, and the versions of the parameters about to change."""
-        shared = self._numbers(None)
-        for (name, _), arr in self._shared:
-            arr[...] = shared[name]
+        (one per dtype for hyperparameters, written again only after one was set; one per
+        parameter for numbers from its own step count, only the first's when all parameters
+        are updated at once), step counts, and the versions of the parameters about to
+        change. Replayed by tg.compile before the step's kernels."""
+        if self._stale:
+            shared = self._numbers(None)
+            for (name, _), arr in self._shared:
+                arr[...] = shared[name]
+            object.__setattr__(self, "_stale", False)
+        self._count(active)
         if self.per_parameter:
-            for i in active:
+            for i in active[:1] if at_once else active:
                 s = self.scalars[i]
                 for name, value in self._numbers(i).items():
                     s[name][...] = value
         params = self.params
-        bump_versions([params[i] for i in active])
+        bump_versions(params if at_once else [params[i] for i in active])
 
     def _flat_ok(self, flat: "_Flat") -> bool:
         """Whether this step may update all parameters at once: they still hold the arrays
@@ -135,9 +143,12 @@ class Optimizer:
             flat.checked = changes[0]
         return True
 
+    def _count(self, active: list[int]) -> None:
+        """Count a step of the parameters in `active` (optimizers with step counts)."""
+
     def _numbers(self, i: int | None) -> dict[str, float]:
         """This step's numbers (Python floats): the hyperparameters for i None, else those of
-        parameter i's own (the step count's)."""
+        parameter i's own (from its step count)."""
         raise NotImplementedError
 
     def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
@@ -342,9 +353,13 @@ class Adam(Optimizer):
         if i is None:
             return {"b1": b1, "1-b1": 1 - b1, "b2": b2, "1-b2": 1 - b2, "eps": self.eps,
                     "weight_decay": self.weight_decay}
-        self.steps[i] += 1
         t = self.steps[i]
         return {"bc2": math.sqrt(1 - b2 ** t), "step_size": self.lr / (1 - b1 ** t)}
+
+    def _count(self, active: list[int]) -> None:
+        steps = self.steps
+        for i in active:
+            steps[i] += 1
 
     def _flat_ok(self, flat: _Flat) -> bool:
         return (len(set(self.steps)) == 1 and bool(flat.state)   # one bias correction, and
