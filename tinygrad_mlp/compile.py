@@ -728,13 +728,14 @@ class Compiled:
         return len(self._traces)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _local.mode.trace is not None:                # a replay would not be recorded
+        mode = _local.mode
+        if mode.trace is not None:                       # a replay would not be recorded
             raise TraceError("tg.compile: a compiled function was called while another one is "
                              "being traced; compile the outer function only")
-        if _local.mode.anomaly:             # detect_anomaly checks every value in Python:
+        if mode.anomaly:                    # detect_anomaly checks every value in Python:
             return self.fn(*args, **kwargs)   # run eagerly, neither traced nor replayed
         with self._lock:                    # a trace's buffers are shared: one call at a time
-            key, arrays = _signature(args, kwargs)
+            key, arrays = _signature(mode.grad_enabled, args, kwargs)
             entry = self._traces.get(key)
             if entry is not None and (entry[1] != changes[0] or not entry[0].valid()):
                 del self._traces[key]                        # stale: trace again
@@ -777,13 +778,17 @@ def compile(fn: Callable | None = None, *, check: bool = False) -> Any:  # noqa:
 
 
 # ---------------------------------------------------------------- arguments and results
-def _signature(args: tuple, kwargs: dict) -> tuple[tuple, list[np.ndarray]]:
+def _signature(grad_enabled: bool, args: tuple, kwargs: dict) -> tuple[tuple, list[np.ndarray]]:
     """The trace key of a call (grad mode; each argument's shape and dtype, or its value for
     a Python scalar) and the argument arrays a replay copies in, in one pass (every call)."""
-    parts: list[Any] = [_local.mode.grad_enabled]
+    parts: list[Any] = [grad_enabled]
     arrays: list[np.ndarray] = []
     items = enumerate(args) if not kwargs else list(enumerate(args)) + sorted(kwargs.items())
     for name, a in items:
+        if type(a) is np.ndarray:                      # (the common case first)
+            parts.append((name, a.shape, a.dtype))
+            arrays.append(a)
+            continue
         if type(a) is not np.ndarray and isinstance(a, Tensor):
             if a.requires_grad:
                 raise TypeError(f"tg.compile: argument {name} is a Tensor that requires grad; "
