@@ -13,6 +13,7 @@ import importlib
 import re
 import threading
 import tracemalloc
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -289,13 +290,34 @@ def token_batches(n_steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
-@pytest.mark.parametrize("expr", [lambda E, tok: E[tok], lambda E, tok: E[:6] * 2],
+@pytest.mark.parametrize("expr, uses_tokens", [(lambda E, tok: E[tok], True),
+                                               (lambda E, tok: E[:6] * 2, False)],
                          ids=["E[tok]", "E[:6]"])
-def test_indexed_parameter(expr, opt, traces):
+def test_indexed_parameter(expr, uses_tokens, opt, traces):
     """Regression: the gradient scattered into zeros became live state when the optimizer
-    read it, so it was no longer zeroed before the scatter: gradients added up over replays."""
-    run_twins(lambda: indexed_setup(expr, opt), token_batches(8))
+    read it, so it was no longer zeroed before the scatter: gradients added up over replays.
+    (E[:6] leaves the token argument unused, which the trace points out.)"""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_twins(lambda: indexed_setup(expr, opt), token_batches(8))
+    assert {str(w.message)[:32] for w in caught} == (        # (once per trace)
+        set() if uses_tokens else {"tg.compile: argument 0 (shape (6"})
     assert traces[0] <= 2
+
+
+def test_an_argument_hidden_from_the_trace_is_pointed_out():
+    """NumPy does not show the trace `np.take(X, idx)` when X is not an argument: the replay
+    would reuse the first call's rows. The trace warns; passing the rows works."""
+    X = np.arange(20.0).reshape(10, 2)
+    lin = nn.Linear(2, 1, rng=0)
+    hidden = tg.compile(lambda idx: lin(np.take(X, idx, axis=0)).sum())
+    with pytest.warns(UserWarning, match=r"argument 0 \(shape \(3,\), int64\) was not read"):
+        hidden(np.array([0, 1, 2]))
+    rows = tg.compile(lambda xb: lin(xb).sum(), check=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(3):
+            rows(np.take(X, np.array([i, i + 1, i + 2]), axis=0))
 
 
 @pytest.mark.parametrize("expr", [lambda E, tok: E[tok] + E[(tok + 3) % 10],

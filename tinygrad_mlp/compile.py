@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import struct
 import threading
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -761,6 +762,7 @@ class Compiled:
             mode.trace = None
             trace.finish()
         spec = _spec(out)
+        _warn_unread(trace, spec, list(enumerate(args)) + sorted(kwargs.items()))
         trace.write_in_place(spec)
         self._traces[key] = (trace, epoch, spec)
         return _build(spec)
@@ -805,6 +807,25 @@ def _signature(grad_enabled: bool, args: tuple, kwargs: dict) -> tuple[tuple, li
             raise TypeError(f"tg.compile: argument {name} of type {type(a).__name__} is not "
                             "supported; pass Tensors, ndarrays and Python scalars")
     return tuple(parts), arrays
+
+
+def _warn_unread(trace: Trace, spec: Any, named: list[tuple[Any, Any]]) -> None:
+    """Warn about an array argument that no recorded step reads (nor fn returns): NumPy does
+    not show the trace an argument used only as an index into an array fn did not receive
+    (`np.take(X, idx)`, `X[idx]`), so every replay would reuse this call's result."""
+    read = set().union(*(reads for reads, _ in trace.touches))
+    read |= {id(_root(a)) for _, a in _flat(spec) if isinstance(a, np.ndarray)}
+    inputs = iter(trace.inputs)
+    for name, arg in named:
+        if isinstance(arg, (np.ndarray, Tensor)) and id(next(inputs)) not in read:
+            a = arg._data if isinstance(arg, Tensor) else arg
+            warnings.warn(
+                f"tg.compile: argument {name!r} (shape {a.shape}, {a.dtype}) was not read by "
+                "any NumPy operation the trace could record. If fn uses it as an index into an "
+                "array it did not receive as an argument (np.take(X, idx), X[idx]), NumPy hides "
+                "that from tg.compile and every replay would use this call's rows: pass the "
+                "rows themselves instead. An argument fn does not need can be dropped.",
+                stacklevel=4)
 
 
 def _traced_arg(trace: Trace, a: Any) -> Any:
