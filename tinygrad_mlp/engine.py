@@ -345,21 +345,22 @@ def _owned(a: np.ndarray) -> bool:
 
 
 def _root_grad(t: Tensor, gradient: Any, create: bool, where: str) -> Any:
+    data = t._data                                   # (fields, not properties: every call)
     if gradient is None:
-        if t.size != 1:
+        if data.size != 1:
             raise RuntimeError(
                 f"{where}: gradient can be implicitly created only for a single-element output, "
-                f"got shape {t.shape}; pass gradient= (same shape) or reduce first, e.g. .sum()")
-        g = _one(t.dtype) if t.ndim == 0 else np.ones(t.shape, dtype=t.dtype)
+                f"got shape {data.shape}; pass gradient= (same shape) or reduce first, e.g. .sum()")
+        g = _one(data.dtype) if data.ndim == 0 else np.ones(data.shape, dtype=data.dtype)
         return wrap(g) if create else g
     if isinstance(gradient, Tensor):
         g = gradient if create else gradient._data
     else:
-        g = gradient if type(gradient) is np.ndarray and gradient.dtype == t.dtype else \
-            np.asarray(gradient, dtype=t.dtype)
+        g = gradient if type(gradient) is np.ndarray and gradient.dtype == data.dtype else \
+            np.asarray(gradient, dtype=data.dtype)
         g = wrap(g) if create else g
-    if g.shape != t.shape:
-        raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape {t.shape}")
+    if g.shape != data.shape:
+        raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape {data.shape}")
     return g
 
 
