@@ -161,7 +161,7 @@ def test_sgd_options_follow_sklearn(task, params):
         assert ours.n_iter_ < params["max_iter"]
     if params.get("learning_rate") == "adaptive":     # the schedule really did act
         assert theirs._optimizer.learning_rate < params.get("learning_rate_init", 0.05)
-        assert ours._optimizers[0].lr == pytest.approx(theirs._optimizer.learning_rate)
+        assert ours._optimizer.lr == pytest.approx(theirs._optimizer.learning_rate)
 
 
 @pytest.mark.parametrize("task", ["multiclass", "binary", "regression", "poisson"])

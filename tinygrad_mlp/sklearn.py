@@ -171,16 +171,15 @@ def _sizes(module: nn.MLP) -> list[int]:
     return [module.layers[0].in_features] + [lin.out_features for lin in module.layers]
 
 
-def _make_optimizers(est: Any, module: nn.MLP) -> list[optim.Optimizer]:
-    """Weights and biases get separate optimizers: sklearn's L2 penalty applies to weights
-    only, and the weights' `weight_decay = alpha / n_batch` adds exactly its gradient."""
-    groups = [[lin.weight for lin in module.layers], [lin.bias for lin in module.layers]]
+def _make_optimizer(est: Any, module: nn.MLP) -> optim.Optimizer:
+    """One optimizer for all parameters, without weight decay: sklearn's L2 penalty applies
+    to weights only, so the step adds its gradient to theirs (`_make_step`)."""
+    params = list(module.parameters())
     if est.solver == "adam":
-        return [optim.Adam(g, lr=est.learning_rate_init, betas=(est.beta_1, est.beta_2),
-                           eps=est.epsilon) for g in groups]
+        return optim.Adam(params, lr=est.learning_rate_init, betas=(est.beta_1, est.beta_2),
+                          eps=est.epsilon)
     nesterov = bool(est.nesterovs_momentum) and est.momentum > 0
-    return [optim.SGD(g, lr=est.learning_rate_init, momentum=est.momentum, nesterov=nesterov)
-            for g in groups]
+    return optim.SGD(params, lr=est.learning_rate_init, momentum=est.momentum, nesterov=nesterov)
 
 
 def _poisson(z: Tensor, t: Any, reduction: str = "mean") -> Tensor:
@@ -213,16 +212,20 @@ def _make_loss(out_activation: str, n_outputs: int, weighted: bool) -> Callable[
     return lambda z, t: base(z, t, reduction="mean") * scale
 
 
-def _make_step(module: nn.MLP, optimizers: list[optim.Optimizer], loss_fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+def _make_step(module: nn.MLP, optimizer: optim.Optimizer, loss_fn: Callable[..., Tensor],
+               l2: np.ndarray | None) -> Callable[..., Tensor]:
     """One mini-batch update as one small function of its arrays only (ready for
-    `tg.compile`): forget old gradients, forward, loss, backward, update."""
+    `tg.compile`): forget old gradients, forward, loss, backward, add the L2 penalty's
+    gradient l2·W to the weights' (l2 = alpha / batch size: a 0-d array set before each
+    batch, which a replay reads), update."""
     def step(xb: np.ndarray, yb: np.ndarray, *weights: np.ndarray) -> Tensor:
-        for opt in optimizers:
-            opt.zero_grad()
+        optimizer.zero_grad()
         loss = loss_fn(module(xb), yb, *weights)
         loss.backward()
-        for opt in optimizers:
-            opt.step()
+        if l2 is not None:
+            for lin in module.layers:
+                lin.weight.grad.data += l2 * lin.weight.data
+        optimizer.step()
         return loss
     return step
 
@@ -315,8 +318,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"warm_start / partial_fit: the network has layer sizes "
                              f"{_sizes(self.module_)} but this fit needs {sizes} (hidden_layer_sizes "
                              "or the number of outputs changed); fit from scratch instead")
-        if not incremental or "_optimizers" not in self.__dict__:
-            self._optimizers = _make_optimizers(self, self.module_)
+        if not incremental or "_optimizer" not in self.__dict__:
+            self._optimizer = _make_optimizer(self, self.module_)
+            self._l2 = np.zeros((), dtype)       # the penalty's factor for this batch
             self._n_updates = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # diverging: see below
             self._fit_stochastic(X, target, y, w, rs, incremental)
@@ -365,8 +369,9 @@ class _BaseMLP(BaseEstimator):
             X, target, w = X[train], target[train], None if w is None else w[train]
         n = X.shape[0]
         batch = _batch_size(self.batch_size, n)
-        step = compile_step(_make_step(self.module_, self._optimizers,   # traced once per batch
-                                      _make_loss(self.out_activation_, self.n_outputs_, w is not None)))
+        step = compile_step(_make_step(self.module_, self._optimizer,   # traced once per batch
+                                       _make_loss(self.out_activation_, self.n_outputs_, w is not None),
+                                       self._l2 if self.alpha else None))
         scale = self._loss_scale()
         order = np.arange(n)
         self.n_iter_ = 0
@@ -407,17 +412,15 @@ class _BaseMLP(BaseEstimator):
 
     def _prepare_update(self, norm: float, weights: list[np.ndarray]) -> float:
         """Set the optimizer settings that change between batches; return this batch's L2
-        penalty alpha/2·‖W‖²/norm (norm: batch size or weight sum). weight_decay = alpha/norm
-        is its gradient. Adam's eps / sqrt(1 - beta_2^t) turns the engine's (PyTorch's) Adam,
-        which adds eps after the bias correction, into sklearn's, which adds it before."""
+        penalty alpha/2·‖W‖²/norm (norm: batch size or weight sum); alpha/norm·W is its
+        gradient. Adam's eps / sqrt(1 - beta_2^t) turns the engine's (PyTorch's) Adam, which
+        adds eps after the bias correction, into sklearn's, which adds it before."""
         self._n_updates += 1
         if self.solver == "adam":
-            eps = self.epsilon / math.sqrt(1.0 - self.beta_2 ** self._n_updates)
-            for opt in self._optimizers:
-                opt.eps = eps
+            self._optimizer.eps = self.epsilon / math.sqrt(1.0 - self.beta_2 ** self._n_updates)
         if not self.alpha:
             return 0.0
-        self._optimizers[0].weight_decay = self.alpha / norm
+        self._l2[...] = self.alpha / norm
         return 0.5 * self.alpha * sum(float(np.vdot(W, W)) for W in weights) / norm
 
     def _loss_scale(self) -> float:
@@ -469,7 +472,7 @@ class _BaseMLP(BaseEstimator):
         what = "Validation score" if self.early_stopping else "Training loss"
         msg = (f"{what} did not improve more than tol={self.tol:f} for "
                f"{self.n_iter_no_change} consecutive epochs.")
-        lr = self._optimizers[0].lr
+        lr = self._optimizer.lr
         if self.solver != "sgd" or self.learning_rate != "adaptive" or lr <= 1e-6:
             if self.verbose:
                 print(msg + " Stopping.")
@@ -481,8 +484,7 @@ class _BaseMLP(BaseEstimator):
         return False
 
     def _set_lr(self, lr: float) -> None:
-        for opt in self._optimizers:
-            opt.lr = lr
+        self._optimizer.lr = lr
 
     # ---------------------------------------------------------------- prediction
     def _forward(self, X: Any, check_input: bool = True) -> Tensor:
