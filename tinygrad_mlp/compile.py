@@ -490,11 +490,11 @@ class Trace:
 
     def write_in_place(self, spec: Any) -> None:
         """Copy elision, after finish: a step's new output copied whole into live state (the
-        optimizer's flat gradient buffer) is computed there by the step itself, and the copy
-        goes. Only when nothing can tell: nothing but the producing step writes the output,
-        nothing touches the target between the two steps, nothing writes either after the
-        copy, and fn does not return the output. (Python steps, such as an optimizer's
-        _begin_step, touch no arrays of the trace.)"""
+        optimizer's flat gradient buffer) is computed there by the steps that make and change
+        it, and the copy goes. Only when nothing can tell: nothing touches the target between
+        the step that makes the output and the copy, nothing writes either after the copy,
+        and fn does not return the output. (Python steps, such as an optimizer's _begin_step,
+        touch no arrays of the trace.)"""
         steps = self.steps
         touches, self.touches = self.touches, []        # their last reader: let them go
         copies = [k for k, s in enumerate(steps) if isinstance(s, functools.partial)
@@ -533,8 +533,8 @@ class Trace:
                 or (dst.shape, dst.dtype, dst.strides) != (root.shape, root.dtype, root.strides)
                 or not _same_layout(src, root)):
             return None
-        made = [j for j in writers.get(r, ()) if j != k]
-        if len(made) != 1 or made[0] > k:   # (a buffer is made by the step that first writes it)
+        made = [j for j in writers.get(r, ()) if j != k]    # (in step order: the first makes
+        if not made or made[-1] > k:                        # the buffer; later ones change it)
             return None
         for j in range(made[0], k):         # the target used in between
             if lv in used[j] and any(np.may_share_memory(a, dst)
