@@ -57,8 +57,8 @@ def test_row_sum_of_finite_rows_is_quiet():
         kernels.row_sum(x, -1)
 
 
-def test_row_sum_ones_are_not_writable():
-    """The cached vector of ones is shared by every call: nobody can change it."""
-    kernels.row_sum(np.ones((2, 7)), -1)
-    ones = kernels._ONES[(7, np.dtype(np.float64))]
-    assert not ones.flags.writeable
+def test_the_shared_ones_are_cached_and_not_writable():
+    """The vector of ones the sums multiply by is shared by every call: nobody can change it."""
+    ones = kernels.ones(7, np.dtype(np.float64))
+    assert kernels.ones(7, np.dtype(np.float64)) is ones
+    assert not ones.flags.writeable and ones.tolist() == [1.0] * 7
