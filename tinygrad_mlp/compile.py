@@ -787,11 +787,7 @@ def _signature(grad_enabled: bool, args: tuple, kwargs: dict) -> tuple[tuple, li
     arrays: list[np.ndarray] = []
     items = enumerate(args) if not kwargs else list(enumerate(args)) + sorted(kwargs.items())
     for name, a in items:
-        if type(a) is np.ndarray:                      # (the common case first)
-            parts.append((name, a.shape, a.dtype))
-            arrays.append(a)
-            continue
-        if type(a) is not np.ndarray and isinstance(a, Tensor):
+        if isinstance(a, Tensor):
             if a.requires_grad:
                 raise TypeError(f"tg.compile: argument {name} is a Tensor that requires grad; "
                                 "compiled steps take data (parameters belong to the model)")
