@@ -272,10 +272,15 @@ class Trace:
 
     def _wrote(self, a: np.ndarray, whole: bool) -> None:
         """A recorded step writes into `a`: all of it, or only part of it (or reading it)."""
-        self._see(a)
         root = _root(a)
         key = id(root)
         self._written.append((key, a))
+        if whole and key not in self.keep and a.size == root.size:
+            self.keep[key] = root                       # a new array this step fills: a buffer
+            self.kind[key] = "out"                      # (no snapshot of its old content)
+            self._reads.add(key)
+            return
+        self._see(a)
         if key in self.kind:
             return
         if whole and a.size == root.size and self.first[key][0] == len(self.steps):
@@ -360,8 +365,7 @@ class Trace:
             traced = tuple(o if isinstance(o, Traced) else p.view(Traced)  # the caller's out,
                            for o, p in zip(kwargs["out"], out))  # as NumPy: later in-place
             return traced[0] if len(traced) == 1 else traced     # ops on it are recorded too
-        plain = method == "__call__" and not kw and ufunc.signature is None   # (not matmul)
-        made = self._outputs(ufunc, args) if plain else None
+        made = self._outputs(ufunc, args) if method == "__call__" and not kw else None
         if made is not None:                             # computed straight into the buffers
             owners, bufs = made
             call(*args, out=bufs)
@@ -376,8 +380,13 @@ class Trace:
         """New buffers for a plain ufunc call's outputs, from its arguments' shapes and the
         ufunc's own dtype resolution (so nothing is computed twice or copied); None when a
         Python scalar's type is not one NumPy resolves."""
-        shapes = {a.shape for a in args if isinstance(a, np.ndarray)}
-        shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
+        if ufunc.signature is not None:                  # matmul: 2-D products only
+            shape = _product_shape(ufunc, args)
+            if shape is None:
+                return None
+        else:
+            shapes = {a.shape for a in args if isinstance(a, np.ndarray)}
+            shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
         try:
             dtypes = ufunc.resolve_dtypes(tuple(
                 a.dtype if isinstance(a, (np.ndarray, np.generic)) else type(a) for a in args)
@@ -405,6 +414,12 @@ class Trace:
             return kwargs.get("out")
         into = None
         if func is np.dot and len(a) == 2 and not kw:       # out by position: cheaper
+            shape = _product_shape(func, a)
+            if shape is not None:                           # computed straight into a buffer
+                owner, buf = self._empty(shape, np.result_type(*a))
+                func(*a, buf)
+                self._add(functools.partial(func, *a, buf))
+                return owner
             into = lambda buf: functools.partial(func, *a, buf)    # noqa: E731
         elif func in _WITH_OUT:
             into = lambda buf: functools.partial(func, *a, out=buf, **kw)    # noqa: E731
@@ -586,6 +601,20 @@ class Trace:
 # takes about as long as 10 replays of W1 save (0.4 ms for 40 steps), which is most of the
 # first call's cost if done at once; a loop over the steps is within 2% of it
 STRAIGHT_AFTER = 100
+
+
+def _product_shape(func: Any, args: tuple) -> tuple[int, ...] | None:
+    """The shape of np.dot's or np.matmul's result for two ndarrays of 1 or 2 dimensions (not
+    both 1), None otherwise or when the inner dimensions differ (the call then raises)."""
+    if len(args) != 2 or not all(isinstance(x, np.ndarray) and x.dtype.kind in "fiub"
+                                 for x in args):
+        return None
+    a, b = args
+    if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2) or a.ndim + b.ndim == 2:
+        return None
+    if a.shape[-1] != b.shape[0]:
+        return None
+    return a.shape[:-1] + b.shape[1:]
 
 
 def _ufunc_step(ufunc: np.ufunc, method: str, args: tuple, out: tuple, kw: dict) -> Callable:
