@@ -385,8 +385,8 @@ class Trace:
             if shape is None:
                 return None
         else:
-            shapes = {a.shape for a in args if isinstance(a, np.ndarray)}
-            shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
+            arrays = [a for a in args if isinstance(a, np.ndarray)]
+            shape = arrays[0].shape if len(arrays) == 1 else np.broadcast(*arrays).shape
         try:
             dtypes = ufunc.resolve_dtypes(tuple(
                 a.dtype if isinstance(a, (np.ndarray, np.generic)) else type(a) for a in args)
