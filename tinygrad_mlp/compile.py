@@ -381,7 +381,7 @@ class Trace:
         ufunc's own dtype resolution (so nothing is computed twice or copied); None when a
         Python scalar's type is not one NumPy resolves."""
         if ufunc.signature is not None:                  # matmul: 2-D products only
-            shape = _product_shape(ufunc, args)
+            shape = _product_shape(args)
             if shape is None:
                 return None
         else:
@@ -414,7 +414,7 @@ class Trace:
             return kwargs.get("out")
         into = None
         if func is np.dot and len(a) == 2 and not kw:       # out by position: cheaper
-            shape = _product_shape(func, a)
+            shape = _product_shape(a)
             if shape is not None:                           # computed straight into a buffer
                 owner, buf = self._empty(shape, np.result_type(*a))
                 func(*a, buf)
@@ -603,7 +603,7 @@ class Trace:
 STRAIGHT_AFTER = 100
 
 
-def _product_shape(func: Any, args: tuple) -> tuple[int, ...] | None:
+def _product_shape(args: tuple) -> tuple[int, ...] | None:
     """The shape of np.dot's or np.matmul's result for two ndarrays of 1 or 2 dimensions (not
     both 1), None otherwise or when the inner dimensions differ (the call then raises)."""
     if len(args) != 2 or not all(isinstance(x, np.ndarray) and x.dtype.kind in "fiub"
