@@ -216,8 +216,8 @@ def _make_step(module: nn.MLP, optimizer: optim.Optimizer, loss_fn: Callable[...
                l2: np.ndarray | None) -> Callable[..., Tensor]:
     """One mini-batch update as one small function of its arrays only (ready for
     `tg.compile`): forget old gradients, forward, loss, backward, add the L2 penalty's
-    gradient l2·W to the weights' (l2 = alpha / batch size: a 0-d array set before each
-    batch, which a replay reads), update."""
+    gradient l2·W to the weights' (l2 = alpha / the batch's size or weight sum: a 0-d array
+    set before each batch, which a replay reads), update."""
     def step(xb: np.ndarray, yb: np.ndarray, *weights: np.ndarray) -> Tensor:
         optimizer.zero_grad()
         loss = loss_fn(module(xb), yb, *weights)
