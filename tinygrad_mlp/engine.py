@@ -360,7 +360,8 @@ def _root_grad(t: Tensor, gradient: Any, create: bool, where: str) -> Any:
             np.asarray(gradient, dtype=data.dtype)
         g = wrap(g) if create else g
     if g.shape != data.shape:
-        raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape {data.shape}")
+        raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape "
+                         f"{data.shape}")
     return g
 
 

@@ -369,9 +369,9 @@ class _BaseMLP(BaseEstimator):
             X, target, w = X[train], target[train], None if w is None else w[train]
         n = X.shape[0]
         batch = _batch_size(self.batch_size, n)
-        step = compile_step(_make_step(self.module_, self._optimizer,   # traced once per batch
-                                       _make_loss(self.out_activation_, self.n_outputs_, w is not None),
-                                       self._l2 if self.alpha else None))
+        loss_fn = _make_loss(self.out_activation_, self.n_outputs_, w is not None)
+        step = compile_step(_make_step(self.module_, self._optimizer, loss_fn,   # traced once
+                                       self._l2 if self.alpha else None))         # per batch size
         scale = self._loss_scale()
         order = np.arange(n)
         self.n_iter_ = 0
