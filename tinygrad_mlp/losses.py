@@ -219,8 +219,7 @@ class SoftCrossEntropy(ops.Op):
     def backward(ctx, g):
         z, t = ctx.saved_tensors
         s = _row_scale(g, ctx.reduction, int(np.prod(z.shape[:-1])))
-        total = t.sum(axis=-1, keepdims=True) if isinstance(t, Tensor) else kernels.row_sum(t, -1)
-        gz = (_softmax(z, ctx.logp) * total - t) * s
+        gz = (_softmax(z, ctx.logp) * ops.row_sum(t, -1) - t) * s
         if not ctx.needs_input_grad[1]:
             return gz, None
         logp = z.log_softmax(-1) if isinstance(z, Tensor) else ctx.logp

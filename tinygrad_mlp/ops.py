@@ -61,6 +61,12 @@ def column_sum(g: Any) -> Any:
     return np.dot(kernels.ones(g.shape[0], g.dtype), g)
 
 
+def row_sum(x: Any, axis: int) -> Any:
+    """x.sum(axis=axis, keepdims=True); for arrays `kernels.row_sum` (a product with ones along
+    a 2-D array's rows, several times faster than NumPy's reduction of a short last axis)."""
+    return x.sum(axis=axis, keepdims=True) if isinstance(x, Tensor) else kernels.row_sum(x, axis)
+
+
 def norm_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     """`axis` (None, int, negative int or tuple) as a sorted tuple of non-negative axes. A 0-d
     tensor accepts axis 0 and -1 and reduces over nothing (PyTorch's rule)."""
@@ -474,7 +480,7 @@ class Softmax(Op):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved_tensors[0]
-        return y * (g - (g * y).sum(axis=ctx.axis, keepdims=True))
+        return y * (g - row_sum(g * y, ctx.axis))
 
 
 class LogSoftmax(Op):
@@ -487,7 +493,7 @@ class LogSoftmax(Op):
         ctx.axis = axis
         return out
     @staticmethod
-    def backward(ctx, g): return g - exp(ctx.saved_tensors[0]) * g.sum(axis=ctx.axis, keepdims=True)
+    def backward(ctx, g): return g - exp(ctx.saved_tensors[0]) * row_sum(g, ctx.axis)
 
 
 # ------------------------------------------------------------------ shape
