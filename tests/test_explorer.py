@@ -20,7 +20,6 @@ EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[(.*)\]$", re.M)
 NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
 
 
-
 def mlp_loss():
     """Seed 002's 2-3-1 MLP with sigmoid output on one point, binary cross-entropy."""
     model = nn.MLP([2, 3, 1], activation="sigmoid", output_activation="sigmoid", rng=0)

@@ -66,7 +66,6 @@ def browser():
             os.environ["SE_OFFLINE"] = saved
 
 
-
 def open_page(driver, path):
     driver.get_log("browser")                      # start from a clean console
     driver.get("file://" + str(path))

@@ -30,7 +30,6 @@ def label(dot, node):
     return m.group(1) if m.group(1) is not None else m.group(2)
 
 
-
 def node_of(dot, name):
     """The value node whose record label starts with `name|`."""
     return next(n for n in nodes(dot) if n.startswith("v") and label(dot, n).startswith(name + "|"))
