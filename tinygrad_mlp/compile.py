@@ -546,7 +546,7 @@ class Trace:
         r, lv = id(root), id(live)
         if (self.kind.get(r) != "out" or self.kind.get(lv) != "live" or r in returned
                 or (dst.shape, dst.dtype, dst.strides) != (root.shape, root.dtype, root.strides)
-                or not _same_layout(src, root)):
+                or not _whole(src, root)):
             return None
         made = [j for j in writers.get(r, ()) if j != k]    # (in step order: the first makes
         if not made or made[-1] > k:                        # the buffer; later ones change it)
@@ -695,10 +695,12 @@ def _refs(x: Any) -> list[np.ndarray] | None:
     return found
 
 
-def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether `a` is all of `b`'s memory, laid out as `b`."""
-    return a is b or ((a.shape, a.dtype, a.strides) == (b.shape, b.dtype, b.strides)
-                      and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+def _whole(a: np.ndarray, root: np.ndarray) -> bool:
+    """Whether `a`, a view of `root` (or root), is all of root's memory laid out as root. A
+    view lies within its root's memory, so the same shape, dtype and strides mean the same
+    start (no data pointers to compare)."""
+    return a is root or (a.shape == root.shape and a.strides == root.strides
+                         and a.dtype == root.dtype)
 
 
 def _moved(x: Any, moves: dict[int, tuple[np.ndarray, np.ndarray]]) -> Any:
@@ -709,6 +711,8 @@ def _moved(x: Any, moves: dict[int, tuple[np.ndarray, np.ndarray]]) -> Any:
         if move is None:
             return x
         root, dst = move
+        if _whole(x, root):
+            return dst
         offset = x.__array_interface__["data"][0] - root.__array_interface__["data"][0]
         return np.ndarray(x.shape, x.dtype, buffer=dst, offset=offset, strides=x.strides)
     if isinstance(x, functools.partial):
