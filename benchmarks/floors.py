@@ -1,0 +1,164 @@
+"""How far `tg.compile` is from what any NumPy implementation of it could reach on W1 and W2
+(compile_step.py's workloads, float32): two floors, measured in the same process as the
+real thing, in interleaved rounds.
+
+Replay floor. A replay runs the kernels the eager step ran, into the trace's buffers. The
+floor is those kernels alone: the trace's straight-line function with no signature check, no
+batch copied in and no loss returned ("kernels only"). The compiled call ("call") adds what
+every call needs. Both are shown as ratios to hand-written NumPy.
+
+Tracing floor. The first call runs the step eagerly while recording each NumPy call. The
+floor is any recorder built on NumPy's overrides (`__array_ufunc__`, `__array_function__`),
+the only way to see the kernels without a second copy of each op's math. Two stand-ins run
+the same eager step on arrays of an ndarray subclass:
+  "intercept": each override only unwraps its arguments and calls NumPy (records nothing);
+  "record":    also computes each ufunc's result into a new buffer and keeps one partial
+               per call. It skips what makes a replay correct: aliasing, in-place writes,
+               copy elision, guards.
+Both are shown as ratios to the eager step, with the real tracing call (fresh model and
+trace each time, model construction not timed).
+
+Run: python benchmarks/floors.py [--runs N] [--only W1]
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+import compile_step as CS  # noqa: E402
+import peers as P  # noqa: E402
+import train_step as TS  # noqa: E402
+
+import tinygrad_mlp as tg  # noqa: E402
+
+DT = np.float32
+
+
+# ------------------------------------------------------------------ replay floor
+def replay_fns(w: TS.Workload) -> dict[str, Callable[[], Any]]:
+    """Hand-written NumPy, the compiled call, and the compiled call's kernels alone."""
+    X, y = w.data(DT)
+    step, train, _ = CS.compiled_step(w, DT)
+    for _ in range(150):          # past STRAIGHT_AFTER: the replay is one generated function
+        step()
+    (trace, _, _), = train._traces.values()
+    return {"numpy": TS.numpy_step(w, DT), "call": step, "kernels only": trace.run}
+
+
+# ------------------------------------------------------------------ tracing floor
+def _plain(x: Any) -> Any:
+    if isinstance(x, _Seen):
+        return x.view(np.ndarray)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_plain(v) for v in x)
+    return x
+
+
+class _Seen(np.ndarray):
+    """An array whose NumPy calls go through Python, and, while `log` is a list, are kept."""
+    log: list | None = None
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kw: Any) -> Any:
+        inputs, kw = _plain(inputs), {k: _plain(v) for k, v in kw.items()}
+        call = getattr(ufunc, method)
+        result = call(*inputs, **kw)
+        log = _Seen.log
+        if log is not None:
+            if method == "__call__" and "out" not in kw and isinstance(result, np.ndarray):
+                buf = np.empty_like(result)       # (a recorder computes into a new buffer)
+                np.copyto(buf, result)
+                kw = dict(kw, out=buf)
+                result = buf
+            log.append(functools.partial(call, *inputs, **kw))
+        return result.view(_Seen) if isinstance(result, np.ndarray) else result
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        args, kwargs = _plain(args), {k: _plain(v) for k, v in kwargs.items()}
+        result = func(*args, **kwargs)
+        if _Seen.log is not None:
+            _Seen.log.append(functools.partial(func, *args, **kwargs))
+        return result.view(_Seen) if isinstance(result, np.ndarray) else result
+
+
+def tracing_fns(w: TS.Workload) -> dict[str, Callable[[], Any]]:
+    """The eager step, and the same step with every NumPy call intercepted or recorded."""
+    X, y = w.data(DT)
+    step, params = CS.training_step(w, DT)
+
+    def eager() -> float:
+        return step(X, y).item()
+
+    def seen(log: list | None) -> float:
+        _Seen.log = log
+        for p in params:
+            p._data = p._data.view(_Seen)
+        try:
+            return step(X.view(_Seen), y.view(_Seen)).item()
+        finally:
+            for p in params:
+                p._data = p._data.view(np.ndarray)
+            _Seen.log = None
+    for _ in range(5):
+        eager()
+    return {"eager": eager, "intercept": lambda: seen(None), "record": lambda: seen([])}
+
+
+def tracing_call(w: TS.Workload, repeats: int = 7) -> float:
+    """Median seconds of a fresh compiled step's first call (construction not timed)."""
+    X, y = w.data(DT)
+    times = []
+    for _ in range(repeats):
+        step, _ = CS.training_step(w, DT)
+        compiled = tg.compile(step)
+        gc.collect()
+        t0 = time.perf_counter()
+        compiled(X, y).item()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------ the run
+def main() -> None:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    names = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv \
+        else ["W1", "W2"]
+    workloads = {w.name: w for w in TS.WORKLOADS}
+    print(P.machine())
+    rows = []
+    for name in names:
+        w = workloads[name]
+        rep: dict[str, list[float]] = {}
+        tra: dict[str, list[float]] = {}
+        for _ in range(runs):
+            fns = replay_fns(w)
+            s = P.interleaved(fns, rounds=15, inner=w.inner)
+            m = {k: P.median(v) for k, v in s.items()}
+            for k in ("call", "kernels only"):
+                rep.setdefault(k, []).append(m[k] / m["numpy"])
+            fns = tracing_fns(w)
+            s = P.interleaved(fns, rounds=15, inner=max(1, w.inner // 4))
+            m = {k: P.median(v) for k, v in s.items()}
+            m["tracing call"] = tracing_call(w)
+            for k in ("intercept", "record", "tracing call"):
+                tra.setdefault(k, []).append(m[k] / m["eager"])
+            del fns
+            gc.collect()
+        cells = [f"{name} float32"]
+        for d in (rep, tra):
+            for v in d.values():
+                cells.append(f"{statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})")
+        rows.append(cells)
+    print(f"\nmedian of {runs} run(s), each the median of 15 interleaved rounds (min-max over runs)\n")
+    print(P.table(["workload", "compiled call / numpy", "kernels only / numpy",
+                   "intercept / eager", "record / eager", "tracing call / eager"], rows))
+
+
+if __name__ == "__main__":
+    main()
