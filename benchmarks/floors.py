@@ -18,7 +18,13 @@ the same eager step on arrays of an ndarray subclass:
 Both are shown as ratios to the eager step, with the real tracing call (fresh model and
 trace each time, model construction not timed).
 
-Run: python benchmarks/floors.py [--runs N] [--only W1]
+Engine floor. `c = a*b + a` forward and backward on one float32 element, as overhead.py
+times it, in the two minimal engines of lean_engines.py: "bare" (tuples as nodes, nothing
+checked) and "guarded" (what tinygrad_mlp guarantees on this path: per-thread grad mode,
+in-place version checks, freeing, shape checks, `.grad` Tensors that own their arrays), and
+in tinygrad_mlp, as ratios to NumPy's arithmetic (c = a*b + a; ga = g*b + g; gb = g*a).
+
+Run: python benchmarks/floors.py [--runs N] [--only W1] [--no-engine]
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 import compile_step as CS  # noqa: E402
+import lean_engines as LE  # noqa: E402
+import overhead as OH  # noqa: E402
 import peers as P  # noqa: E402
 import train_step as TS  # noqa: E402
 
@@ -124,6 +132,32 @@ def tracing_call(w: TS.Workload, repeats: int = 7) -> float:
     return statistics.median(times)
 
 
+# ------------------------------------------------------------------ engine floor
+def engine_fns() -> dict[str, Callable[[], Any]]:
+    """`c = a*b + a` forward and backward in NumPy, the two lean engines and tinygrad_mlp,
+    after checking that the engines' gradients agree."""
+    _, numpy_fb = OH.numpy_steps(1)
+    _, ours_fb = OH.ours_steps(1)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(1).astype(DT), rng.standard_normal(1).astype(DT)
+    g = np.ones(1, DT)
+    ba, bb = LE.Bare(x), LE.Bare(y)
+    ga, gb = LE.Guarded.leaf(x), LE.Guarded.leaf(y)
+
+    def bare() -> None:
+        ba.grad = bb.grad = None
+        (ba * bb + ba).backward(g)
+
+    def guarded() -> None:
+        ga.grad = gb.grad = None
+        (ga * gb + ga).backward(g)
+    bare(), guarded()
+    for name, da, db in (("bare", ba.grad, bb.grad), ("guarded", ga.grad.data, gb.grad.data)):
+        if not (np.array_equal(da, y + 1) and np.array_equal(db, x)):
+            raise AssertionError(f"the {name} engine's gradients are wrong: {da}, {db}")
+    return {"numpy": numpy_fb, "bare": bare, "guarded": guarded, "tinygrad_mlp": ours_fb}
+
+
 # ------------------------------------------------------------------ the run
 def main() -> None:
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
@@ -158,6 +192,17 @@ def main() -> None:
     print(f"\nmedian of {runs} run(s), each the median of 15 interleaved rounds (min-max over runs)\n")
     print(P.table(["workload", "compiled call / numpy", "kernels only / numpy",
                    "intercept / eager", "record / eager", "tracing call / eager"], rows))
+    if "--no-engine" in sys.argv:
+        return
+    eng: dict[str, list[float]] = {}
+    for _ in range(runs):
+        s = P.interleaved(engine_fns(), rounds=15, inner=2000)
+        m = {k: P.median(v) for k, v in s.items()}
+        for k in ("bare", "guarded", "tinygrad_mlp"):
+            eng.setdefault(k, []).append(m[k] / m["numpy"])
+    print("\nc = a*b + a, one float32 element, forward + backward, ratio to NumPy's arithmetic\n")
+    print(P.table(["engine", "x NumPy"], [[k, f"{statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})"]
+                                         for k, v in eng.items()]))
 
 
 if __name__ == "__main__":
