@@ -23,6 +23,9 @@ times it, in the two minimal engines of lean_engines.py: "bare" (tuples as nodes
 checked) and "guarded" (what tinygrad_mlp guarantees on this path: per-thread grad mode,
 in-place version checks, freeing, shape checks, `.grad` Tensors that own their arrays), and
 in tinygrad_mlp, as ratios to NumPy's arithmetic (c = a*b + a; ga = g*b + g; gb = g*a).
+And W1's training step in the guarded engine with tinygrad_mlp's kernels (its losses must
+equal eager tinygrad_mlp's bit for bit), beside eager tinygrad_mlp, as ratios to
+hand-written NumPy.
 
 Run: python benchmarks/floors.py [--runs N] [--only W1] [--no-engine]
 """
@@ -158,6 +161,19 @@ def engine_fns() -> dict[str, Callable[[], Any]]:
     return {"numpy": numpy_fb, "bare": bare, "guarded": guarded, "tinygrad_mlp": ours_fb}
 
 
+def w1_fns() -> dict[str, Callable[[], Any]]:
+    """W1 by hand-written NumPy, in the guarded engine, and in tinygrad_mlp (eager), after
+    checking that the guarded engine computes eager tinygrad_mlp's losses bit for bit."""
+    w = {x.name: x for x in TS.WORKLOADS}["W1"]
+    X, y = w.data(DT)
+    guarded, _ = LE.guarded_w1_step(X, y, TS.init_weights(w, DT), TS.LR)
+    ours = TS.ours_step(w, DT)
+    a, b = [guarded() for _ in range(3)], [ours() for _ in range(3)]
+    if a != b:
+        raise AssertionError(f"the guarded engine's W1 losses {a} differ from eager {b}")
+    return {"numpy": TS.numpy_step(w, DT), "guarded": guarded, "tinygrad_mlp": ours}
+
+
 # ------------------------------------------------------------------ the run
 def main() -> None:
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
@@ -184,10 +200,7 @@ def main() -> None:
                 tra.setdefault(k, []).append(m[k] / m["eager"])
             del fns
             gc.collect()
-        cells = [f"{name} float32"]
-        for d in (rep, tra):
-            for v in d.values():
-                cells.append(f"{statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})")
+        cells = [f"{name} float32"] + [_spread(v) for d in (rep, tra) for v in d.values()]
         rows.append(cells)
     print(f"\nmedian of {runs} run(s), each the median of 15 interleaved rounds (min-max over runs)\n")
     print(P.table(["workload", "compiled call / numpy", "kernels only / numpy",
@@ -195,14 +208,22 @@ def main() -> None:
     if "--no-engine" in sys.argv:
         return
     eng: dict[str, list[float]] = {}
+    w1: dict[str, list[float]] = {}
     for _ in range(runs):
-        s = P.interleaved(engine_fns(), rounds=15, inner=2000)
-        m = {k: P.median(v) for k, v in s.items()}
-        for k in ("bare", "guarded", "tinygrad_mlp"):
-            eng.setdefault(k, []).append(m[k] / m["numpy"])
-    print("\nc = a*b + a, one float32 element, forward + backward, ratio to NumPy's arithmetic\n")
-    print(P.table(["engine", "x NumPy"], [[k, f"{statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})"]
-                                         for k, v in eng.items()]))
+        for fns, inner, into in ((engine_fns(), 2000, eng), (w1_fns(), 200, w1)):
+            s = P.interleaved(fns, rounds=15, inner=inner)
+            m = {k: P.median(v) for k, v in s.items()}
+            for k in fns:
+                if k != "numpy":
+                    into.setdefault(k, []).append(m[k] / m["numpy"])
+    print("\nratio to NumPy: c = a*b + a on one float32 element, forward + backward (to NumPy's "
+          "arithmetic); W1 float32 training step (to hand-written NumPy)\n")
+    print(P.table(["engine", "a*b + a", "W1 step"],
+                  [[k, _spread(eng[k]), _spread(w1[k]) if k in w1 else "-"] for k in eng]))
+
+
+def _spread(v: list[float]) -> str:
+    return f"{statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Two deliberately minimal reverse-mode engines on NumPy, for `c = a*b + a` only, to bound
-what any engine design reaches per op (floors.py times them beside tinygrad_mlp). Benchmark
-references, not a product: two ops, no custom Functions, no broadcasting, no error messages.
+"""Two deliberately minimal reverse-mode engines on NumPy, to bound what any engine design
+reaches (floors.py times them beside tinygrad_mlp): `c = a*b + a` in both, and W1's training
+step (train_step.py) in the guarded one, with tinygrad_mlp's kernels. Benchmark references,
+not a product: a few ops, no custom Functions, no broadcasting, no error messages.
 
 `Bare`: nodes are tuples, no modes, no checks (micrograd's design on ndarrays).
 `Guarded`: keeps what tinygrad_mlp guarantees on this path:
@@ -81,7 +82,7 @@ _FREED = ("freed",)
 
 
 class _Node:
-    __slots__ = ("parents", "saved", "seq", "versions", "backward")
+    __slots__ = ("parents", "saved", "seq", "versions", "backward", "diff")
 
 
 class Guarded:
@@ -111,14 +112,22 @@ def _tensor(data: np.ndarray, node: _Node | None, requires_grad: bool) -> Guarde
     return t
 
 
-def _apply(forward: Any, backward: Any, a: Guarded, b: Guarded) -> Guarded:
+def _apply(forward: Any, backward: Any, *inputs: Guarded) -> Guarded:
     node = _Node.__new__(_Node)
     node.saved = ()
-    out = forward(node, a.data, b.data)
-    if (a.requires_grad or b.requires_grad) and _local.mode.grad_enabled:
-        node.parents, node.seq, node.backward = (a, b), next(_clock), backward
-        if a.vc is not None or b.vc is not None:
-            node.versions = (a.vc and a.vc[0], b.vc and b.vc[0])
+    arrays = []
+    needs = counted = False
+    for x in inputs:
+        arrays.append(x.data)
+        if x.requires_grad:
+            needs = True
+        if x.vc is not None:
+            counted = True
+    out = forward(node, *arrays)
+    if needs and _local.mode.grad_enabled:
+        node.parents, node.seq, node.backward = inputs, next(_clock), backward
+        if counted:
+            node.versions = tuple(x.vc and x.vc[0] for x in inputs)
         return _tensor(out, node, True)
     return _tensor(out, None, False)
 
@@ -171,7 +180,7 @@ def _grads(root: Guarded, g: np.ndarray) -> dict[Guarded, np.ndarray]:
                 raise RuntimeError("saved values freed or changed in place")
             parents = node.parents
             in_grads = node.backward(node, grads.pop(t))
-            node.saved, node.parents = _FREED, ()
+            node.saved, node.parents, node.diff = _FREED, (), None
             arriving = zip(parents, in_grads)
     finally:
         mode.grad_enabled = prev
@@ -188,3 +197,78 @@ def _store(grads: dict[Guarded, np.ndarray], root_grad: np.ndarray) -> None:
             g = g.astype(dtype)
         used.add(id(g))
         t.grad = _tensor(g, None, False)
+
+
+# ------------------------------------------------------------------ W1 in the guarded engine
+def _linear_forward(node: _Node, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    node.saved = (x, w)
+    out = np.dot(x, w.T)
+    out += b
+    return out
+
+
+def _linear_backward(node: _Node, g: np.ndarray) -> tuple:
+    x, w = node.saved
+    gx = np.dot(g, w) if node.parents[0].requires_grad else None
+    return gx, np.dot(g.T, x), np.dot(_ones(g.shape[0], g.dtype), g)
+
+
+def _tanh_forward(node: _Node, a: np.ndarray) -> np.ndarray:
+    out = np.tanh(a)
+    node.saved = (out,)
+    return out
+
+
+def _tanh_backward(node: _Node, g: np.ndarray) -> tuple:
+    y = node.saved[0]
+    return (g * (1 - y * y),)
+
+
+def _mse_forward(node: _Node, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    node.saved = (pred, target)
+    node.diff = pred - target
+    return np.add.reduce(np.square(node.diff), axis=None) / pred.size
+
+
+def _mse_backward(node: _Node, g: np.ndarray) -> tuple:
+    return node.diff * (g * 2 * (1.0 / node.saved[0].size)), None
+
+
+_ONES: dict = {}
+
+
+def _ones(n: int, dtype: Any) -> np.ndarray:
+    key = (n, dtype)
+    if key not in _ONES:
+        _ONES[key] = np.ones(n, dtype)
+    return _ONES[key]
+
+
+def guarded_w1_step(X: np.ndarray, y: np.ndarray, weights: list, lr: float) -> Any:
+    """train_step.ours_step's W1 step (tanh hidden layers, MSE, SGD) in the guarded engine:
+    grads reset, forward, backward, each parameter updated in place (its version bumped)."""
+    params = [(Guarded.leaf(W.copy()), Guarded.leaf(b.copy())) for W, b in weights]
+    flat = [p for pair in params for p in pair]
+    Xt, yt = _tensor(X, None, False), _tensor(y, None, False)
+    lr = np.asarray(lr, X.dtype)
+    one = np.ones((), X.dtype)
+
+    def step() -> float:
+        for p in flat:
+            p.grad = None
+        h = Xt
+        for i, (W, b) in enumerate(params):
+            h = _apply(_linear_forward, _linear_backward, h, W, b)
+            if i < len(params) - 1:
+                h = _apply(_tanh_forward, _tanh_backward, h)
+        loss = _apply(_mse_forward, _mse_backward, h, yt)
+        _store(_grads(loss, one), one)
+        for p in flat:
+            p.data -= lr * p.grad.data
+            if p.vc is None:
+                p.vc = [1]
+            else:
+                p.vc[0] += 1
+        _last_change[0] = next(_clock)
+        return float(loss.data)
+    return step, flat
