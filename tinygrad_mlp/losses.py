@@ -83,7 +83,7 @@ class MseLoss(ops.Op):
         pred, target = ctx.saved_tensors
         diff = pred - target if isinstance(pred, Tensor) else ctx.diff
         gp = diff * _scale(g * 2, ctx.reduction, pred.size)
-        return gp, (-gp if ctx.needs_input_grad[1] else None)
+        return gp, (-gp if ctx.parents[1].requires_grad else None)
 
 
 def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -150,7 +150,7 @@ class BinaryCrossEntropyWithLogits(ops.Op):
     def backward(ctx, g):
         z, y = ctx.saved_tensors
         s = _scale(g, ctx.reduction, z.size)
-        return (ops.sigmoid(z) - y) * s, (-z * s if ctx.needs_input_grad[1] else None)
+        return (ops.sigmoid(z) - y) * s, (-z * s if ctx.parents[1].requires_grad else None)
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -220,7 +220,7 @@ class SoftCrossEntropy(ops.Op):
         z, t = ctx.saved_tensors
         s = _row_scale(g, ctx.reduction, int(np.prod(z.shape[:-1])))
         gz = (_softmax(z, ctx.logp) * ops.row_sum(t, -1) - t) * s
-        if not ctx.needs_input_grad[1]:
+        if not ctx.parents[1].requires_grad:
             return gz, None
         logp = z.log_softmax(-1) if isinstance(z, Tensor) else ctx.logp
         return gz, -logp * s

@@ -224,13 +224,13 @@ class Linear(Op):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        g2 = g.reshape(-1, w.shape[0])
-        gx = dot(g, w) if need[0] else None
-        gw = dot(g2.T, x.reshape(-1, w.shape[1])) if need[1] else None
+        need = ctx.parents
+        g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+        gx = dot(g, w) if need[0].requires_grad else None
+        gw = dot(g2.T, x if x.ndim == 2 else x.reshape(-1, w.shape[1])) if need[1].requires_grad else None
         if len(need) == 2:
             return gx, gw
-        return gx, gw, (column_sum(g2) if need[2] else None)
+        return gx, gw, (column_sum(g2) if need[2].requires_grad else None)
 
 
 # ------------------------------------------------------------------ elementwise
