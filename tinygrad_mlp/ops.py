@@ -47,9 +47,10 @@ def dot(a: Any, b: Any) -> Any:
     23 µs against 129 µs), and for small products, where matmul's overhead shows (100x16 by
     16x16: 1.2 µs against 1.5 µs); `np.matmul` otherwise (256x512 by 512x512: 0.70 ms
     against 0.81 ms)."""
-    if (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 and b.ndim == 2
-            and (a.shape[1] == 1 or a.shape[0] * a.shape[1] * b.shape[1] < 65536)):
-        return np.dot(a, b)
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 == b.ndim:
+        m, k = a.shape
+        if k == 1 or m * k * b.shape[1] < 65536:
+            return np.dot(a, b)
     return a @ b
 
 
