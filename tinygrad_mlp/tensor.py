@@ -104,9 +104,7 @@ class Tensor:
             if g.dtype.kind != self.dtype.kind:
                 raise RuntimeError(f"assigned grad has dtype {g.dtype}, but the tensor has "
                                    f"dtype {self.dtype}")
-        if _local.mode.trace is not None:
-            _local.mode.trace.resets.add(id(self))
-        self._grad = g
+        assign_grads((self,), g)
 
     # ------------------------------------------------------------ attributes
     @property
@@ -562,6 +560,16 @@ last_change = [0]        # the clock's value at the latest in-place change, in a
 changes = [0]            # bumped when arrays a compiled step holds may be replaced: a
                          # parameter's .data rebound, a module or optimizer changed or loaded
 rebased = [False]        # whether any recorded in-place op ever gave a Tensor a newer history
+
+
+def assign_grads(tensors: Iterable[Tensor], grad: Tensor | None = None) -> None:
+    """`t.grad = grad` for each, past the setter's checks (zero_grad assigns None, which needs
+    none): a running trace notes it, so tg.compile's replays set those gradients again."""
+    trace = _local.mode.trace
+    for t in tensors:
+        if trace is not None:
+            trace.resets.add(id(t))
+        t._grad = grad
 
 
 def bump_version(t: Tensor) -> None:
