@@ -16,7 +16,7 @@ import numpy as np
 from . import functional as F, ops
 from .init import generator, init_weight
 from .mode import _local
-from .tensor import Tensor, assign_grads, bump_version, changes, get_default_dtype
+from .tensor import Tensor, bump_version, changes, clear_grads, get_default_dtype
 
 __all__ = ["Module", "Parameter", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus",
            "Identity", "Sequential", "ModuleList", "MLP"]
@@ -160,7 +160,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (`.grad = None`, PyTorch's default)."""
-        assign_grads(self.parameters())
+        clear_grads(self.parameters())
 
     # ------------------------------------------------------------ state
     def _all_named_parameters(self) -> list[tuple[str, Parameter]]:

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .mode import _local, every_step, traced
-from .tensor import Tensor, assign_grads, bump_versions, changes, owner_of
+from .tensor import Tensor, bump_versions, changes, clear_grads, owner_of
 
 
 def _check(ok: bool, msg: str) -> None:
@@ -91,7 +91,7 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (`.grad = None`, PyTorch's default)."""
-        assign_grads(self.params)
+        clear_grads(self.params)
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (array kernels: nothing to

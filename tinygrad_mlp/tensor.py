@@ -104,7 +104,9 @@ class Tensor:
             if g.dtype.kind != self.dtype.kind:
                 raise RuntimeError(f"assigned grad has dtype {g.dtype}, but the tensor has "
                                    f"dtype {self.dtype}")
-        assign_grads((self,), g)
+        if _local.mode.trace is not None:      # (clear_grads does this for many at once)
+            _local.mode.trace.resets.add(id(self))
+        self._grad = g
 
     # ------------------------------------------------------------ attributes
     @property
@@ -562,14 +564,14 @@ changes = [0]            # bumped when arrays a compiled step holds may be repla
 rebased = [False]        # whether any recorded in-place op ever gave a Tensor a newer history
 
 
-def assign_grads(tensors: Iterable[Tensor], grad: Tensor | None = None) -> None:
-    """`t.grad = grad` for each, past the setter's checks (zero_grad assigns None, which needs
-    none): a running trace notes it, so tg.compile's replays set those gradients again."""
+def clear_grads(tensors: Iterable[Tensor]) -> None:
+    """`t.grad = None` for each (zero_grad), in one loop rather than a property call per
+    Tensor: a running trace notes it, so tg.compile's replays set those gradients again."""
     trace = _local.mode.trace
     for t in tensors:
         if trace is not None:
             trace.resets.add(id(t))
-        t._grad = grad
+        t._grad = None
 
 
 def bump_version(t: Tensor) -> None:
