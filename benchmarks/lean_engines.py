@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mlp.kernels import ones   # (the cached vector the engine's column sums use)
+
 
 # ------------------------------------------------------------------ bare
 class Bare:
@@ -210,7 +212,7 @@ def _linear_forward(node: _Node, x: np.ndarray, w: np.ndarray, b: np.ndarray) ->
 def _linear_backward(node: _Node, g: np.ndarray) -> tuple:
     x, w = node.saved
     gx = np.dot(g, w) if node.parents[0].requires_grad else None
-    return gx, np.dot(g.T, x), np.dot(_ones(g.shape[0], g.dtype), g)
+    return gx, np.dot(g.T, x), np.dot(ones(g.shape[0], g.dtype), g)
 
 
 def _tanh_forward(node: _Node, a: np.ndarray) -> np.ndarray:
@@ -232,16 +234,6 @@ def _mse_forward(node: _Node, pred: np.ndarray, target: np.ndarray) -> np.ndarra
 
 def _mse_backward(node: _Node, g: np.ndarray) -> tuple:
     return node.diff * (g * 2 * (1.0 / node.saved[0].size)), None
-
-
-_ONES: dict = {}
-
-
-def _ones(n: int, dtype: Any) -> np.ndarray:
-    key = (n, dtype)
-    if key not in _ONES:
-        _ONES[key] = np.ones(n, dtype)
-    return _ONES[key]
 
 
 def guarded_w1_step(X: np.ndarray, y: np.ndarray, weights: list, lr: float) -> Any:
