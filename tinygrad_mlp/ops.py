@@ -225,13 +225,15 @@ class Linear(Op):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need = ctx.parents
+        inputs = ctx.parents                 # (their requires_grad: needs_input_grad, untupled)
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
-        gx = dot(g, w) if need[0].requires_grad else None
-        gw = dot(g2.T, x if x.ndim == 2 else x.reshape(-1, w.shape[1])) if need[1].requires_grad else None
-        if len(need) == 2:
+        gx = dot(g, w) if inputs[0].requires_grad else None
+        gw = None
+        if inputs[1].requires_grad:
+            gw = dot(g2.T, x if x.ndim == 2 else x.reshape(-1, w.shape[1]))
+        if len(inputs) == 2:
             return gx, gw
-        return gx, gw, (column_sum(g2) if need[2].requires_grad else None)
+        return gx, gw, (column_sum(g2) if inputs[2].requires_grad else None)
 
 
 # ------------------------------------------------------------------ elementwise
