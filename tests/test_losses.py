@@ -1,5 +1,6 @@
 """Losses and F.linear: values against the textbook formulas, gradients against finite
 differences (Hypothesis), closed-form gradients at saturation, dtype preservation, errors."""
+import re
 import warnings
 
 import numpy as np
@@ -153,6 +154,12 @@ def test_linear_shape_errors_name_the_op():
         F.linear(np.ones((4, 5)), w)
     with pytest.raises(ValueError, match=r"bias of shape \(2,\)"):
         F.linear(np.ones((4, 2)), w, Tensor(np.ones(2)))
+    # the product checks x against w: a 0-d, 1-D, or batched (N-D) input that does not fit
+    for x in (np.ones(()), np.ones(5), np.ones((2, 4, 5))):
+        with pytest.raises(ValueError, match=re.escape(f"linear: input of shape {x.shape} ")):
+            F.linear(x, w)
+    with pytest.raises(ValueError, match=r"linear: input of shape \(4, 2\) does not match weight of shape \(2,\)"):
+        F.linear(np.ones((4, 2)), Tensor(np.ones(2)))
 
 
 # ------------------------------------------------------------------ saturation and closed forms
