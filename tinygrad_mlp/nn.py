@@ -97,6 +97,8 @@ class Module:
         outer = mode.call
         mode.call = outer + (self,)
         try:
+            if len(args) == 1 and not kwargs:     # the usual call, a plain one: CPython
+                return self.forward(args[0])      # runs it faster than forward(*args)
             return self.forward(*args, **kwargs)
         finally:
             mode.call = outer
@@ -257,7 +259,8 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Any) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+        b = self.bias                               # (F.linear's one line, a frame less)
+        return ops.Linear.apply(x, self.weight) if b is None else ops.Linear.apply(x, self.weight, b)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
