@@ -125,8 +125,10 @@ def _as_array(ctx: Function, out: Any) -> np.ndarray:
     """NumPy returns scalars from 0-d operations; keep `.data` an array, and keep a saved
     output recognisable as the output."""
     arr = np.asanyarray(out)
-    if any(s is out for s in ctx.saved_tensors):
-        ctx.saved_tensors = tuple(arr if s is out else s for s in ctx.saved_tensors)
+    for s in ctx.saved_tensors:
+        if s is out:
+            ctx.saved_tensors = tuple(arr if s is out else s for s in ctx.saved_tensors)
+            break
     return arr
 
 

@@ -40,14 +40,12 @@ def _scale(g: Any, reduction: str, count: int) -> Any:
     return g * (1.0 / count if count else float("nan"))
 
 
-def _check_reduction(reduction: str, op: str) -> None:
+def _loss_input(x: Any, reduction: str, op: str) -> Tensor:
+    """The loss's input as a floating Tensor, once `reduction` is known to be valid."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
-def _loss_input(x: Any, op: str) -> Tensor:
     x = as_tensor(x)
-    if x.dtype.kind != "f":
+    if x._data.dtype.kind != "f":                 # (fields, not properties: every step)
         raise TypeError(f"{op}: input must be floating point, got dtype {x.dtype}")
     return x
 
@@ -55,12 +53,13 @@ def _loss_input(x: Any, op: str) -> Tensor:
 def _loss_target(target: Any, like: Tensor, op: str) -> Tensor:
     """The target as a Tensor of the input's shape. A constant target takes the input's dtype
     (int 0/1 labels or float64 data never upcast a float32 loss)."""
-    if isinstance(target, Tensor) and (target.requires_grad or target.dtype == like.dtype):
+    dtype = like._data.dtype
+    if isinstance(target, Tensor) and (target.requires_grad or target._data.dtype == dtype):
         t = target                                 # as it is (keeping its label for viz)
     else:
         arr = target._data if isinstance(target, Tensor) else np.asanyarray(target)
-        t = wrap(arr if arr.dtype == like.dtype else arr.astype(like.dtype))
-    if t.shape != like.shape:
+        t = wrap(arr if arr.dtype == dtype else arr.astype(dtype))
+    if t._data.shape != like._data.shape:
         raise ValueError(f"{op}: target shape {t.shape} differs from input shape {like.shape}; "
                          "reshape one of them (broadcasting here is almost always a bug)")
     return t
@@ -88,8 +87,7 @@ class MseLoss(ops.Op):
 
 def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error; `reduction` "mean" (over all elements), "sum" or "none"."""
-    _check_reduction(reduction, "mse_loss")
-    pred = _loss_input(pred, "mse_loss")
+    pred = _loss_input(pred, reduction, "mse_loss")
     return MseLoss.apply(pred, _loss_target(target, pred, "mse_loss"), reduction=reduction)
 
 
@@ -124,8 +122,7 @@ class BinaryCrossEntropy(ops.Op):
 
 def binary_cross_entropy(prob: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities `prob` in [0, 1] against targets in [0, 1]."""
-    _check_reduction(reduction, "binary_cross_entropy")
-    prob = _loss_input(prob, "binary_cross_entropy")
+    prob = _loss_input(prob, reduction, "binary_cross_entropy")
     if isinstance(target, Tensor) and target.requires_grad:
         raise RuntimeError("binary_cross_entropy: the derivative for the target is not "
                            "implemented (as in PyTorch); use binary_cross_entropy_with_logits")
@@ -155,8 +152,7 @@ class BinaryCrossEntropyWithLogits(ops.Op):
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of sigmoid(logits), computed stably from the logits."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    z = _loss_input(logits, "binary_cross_entropy_with_logits")
+    z = _loss_input(logits, reduction, "binary_cross_entropy_with_logits")
     target = _loss_target(target, z, "binary_cross_entropy_with_logits")
     return BinaryCrossEntropyWithLogits.apply(z, target, reduction=reduction)
 
@@ -253,8 +249,7 @@ def _check_labels(values: np.ndarray, c: int) -> None:
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of `logits` (N, C) or (C,) against integer class indices (N,) / ()
     or class probabilities / one-hot rows of the logits' shape; "mean" averages over N."""
-    _check_reduction(reduction, "cross_entropy")
-    z = _loss_input(logits, "cross_entropy")
+    z = _loss_input(logits, reduction, "cross_entropy")
     if z.ndim not in (1, 2):
         raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got {z.shape}")
     if z.shape[-1] == 0:
