@@ -267,8 +267,11 @@ class _Flat:
     def gather(self, params: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
         """The parameters' range and their gradients copied into `grad` (traced under
         tg.compile: read and written in place at replay)."""
-        for p, slot in zip(params, self.grad_slots):
-            np.copyto(traced(slot), p._grad._data)
+        slots = self.grad_slots
+        if _local.mode.trace is not None:
+            slots = [traced(s) for s in slots]
+        for p, slot in zip(params, slots):
+            np.copyto(slot, p._grad._data)
         return traced(self.w), traced(self.grad)
 
 
