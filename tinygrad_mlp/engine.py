@@ -98,14 +98,14 @@ def compute_grads(roots: Sequence[Tensor], root_grads: Sequence[Any], inputs: Se
     moved = rebased[0]
     mode.grad_enabled = create_graph
     arriving = zip(roots, root_grads)             # gradient contributions to add up
-    op = "backward"
+    ctx = None                                    # the node whose input gradients arrive
     try:
         while True:
             for p, pg in arriving:
                 if pg is None or not p.requires_grad:
                     continue
                 if pg.shape != p._data.shape:
-                    pg = _unbroadcast_checked(pg, p._data.shape, op)
+                    pg = _unbroadcast_checked(pg, p._data.shape, ctx)
                 if p in grads:
                     grads[p] = grads[p] + pg
                 else:
@@ -135,7 +135,7 @@ def compute_grads(roots: Sequence[Tensor], root_grads: Sequence[Any], inputs: Se
             if not retain_graph:     # free the node: saved values, inputs and op constants
                 ctx.saved_tensors, ctx.parents = _FREED, ()
                 ctx.__dict__.clear()
-            arriving, op = zip(parents, in_grads), type(ctx).__name__
+            arriving = zip(parents, in_grads)
     finally:
         mode.grad_enabled = prev
     for t, g in grads.items():                    # now only leaves are left
@@ -275,11 +275,12 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 
-def _unbroadcast_checked(g: Any, shape: tuple[int, ...], op: str) -> Any:
+def _unbroadcast_checked(g: Any, shape: tuple[int, ...], ctx: Function | None) -> Any:
     try:
         if np.broadcast_shapes(g.shape, shape) != g.shape:
             raise ValueError
     except ValueError:
+        op = "backward" if ctx is None else type(ctx).__name__
         raise RuntimeError(f"{op}.backward returned a gradient of shape {g.shape} for an input "
                            f"of shape {shape}") from None
     return unbroadcast(g, shape)
@@ -312,7 +313,7 @@ def _accumulate(grads: dict[Tensor, Any], root_grad: Any, create: bool) -> None:
             g = np.add(t._grad._data, g, dtype=dtype)
         elif g.base is not None or g.dtype is not dtype or id(g) in used:
             g = g.astype(dtype)                   # a copy
-        if isinstance(g, np.generic):            # NumPy computes 0-d results as scalars
+        if type(g) is not np.ndarray and isinstance(g, np.generic):   # NumPy's 0-d results
             g = np.array(g)
         used.add(id(g))
         t._grad = _init(_new(Tensor), g, None, False)
