@@ -212,6 +212,8 @@ class Linear(Op):
         try:                                      # (the product checks x against w)
             out = dot(x, w.T)
         except ValueError:
+            if x.ndim and x.shape[-1] == w.shape[1]:
+                raise                             # not a mismatch: NumPy's words, named by apply
             raise OpError(_linear_mismatch(x, w, b)) from None
         ctx.save_for_backward(x, w)
         if b is None:
