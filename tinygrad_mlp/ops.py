@@ -41,6 +41,9 @@ def expand(x: Any, shape: tuple[int, ...]) -> Any:
     return x.expand(shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
 
 
+SMALL_PRODUCT = 65536    # multiply-adds below which np.dot beats np.matmul (`dot`)
+
+
 def dot(a: Any, b: Any) -> Any:
     """a @ b, by the kernel NumPy runs fastest (measured on 2-D float32 products): `np.dot`
     for an inner dimension of 1, where `np.matmul` skips BLAS (a (1024, 1) by (1, 64) product:
@@ -49,7 +52,7 @@ def dot(a: Any, b: Any) -> Any:
     against 21 µs; the backward's (256, 10) by (10, 512): 41 µs against 52 µs). Tensors
     (create_graph) go through `@`, recorded."""
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 == b.ndim:
-        if a.shape[1] == 1 or a.size * b.shape[1] < 65536:
+        if a.shape[1] == 1 or a.size * b.shape[1] < SMALL_PRODUCT:
             return np.dot(a, b)
     return a @ b
 
@@ -228,8 +231,8 @@ class Linear(Op):
         x, w = ctx.saved_tensors
         inputs = ctx.parents                 # (their requires_grad: needs_input_grad, untupled)
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
-        # both products take m·out·in steps, as forward's did: small ones go to np.dot at once
-        mm = np.dot if isinstance(g, np.ndarray) and g.size * w.shape[1] < 65536 else dot
+        # both products take m·out·in steps, as forward's did: `dot`'s rule, decided once
+        mm = np.dot if isinstance(g, np.ndarray) and g.size * w.shape[1] < SMALL_PRODUCT else dot
         gx = mm(g, w) if inputs[0].requires_grad else None
         gw = None
         if inputs[1].requires_grad:
