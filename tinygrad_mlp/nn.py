@@ -259,8 +259,7 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Any) -> Tensor:
-        b = self.bias                               # (F.linear's one line, a frame less)
-        return ops.Linear.apply(x, self.weight) if b is None else ops.Linear.apply(x, self.weight, b)
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
