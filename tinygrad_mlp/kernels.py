@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
+# np.dot's and np.copyto's C functions without the __array_function__ dispatch NumPy runs
+# around them (1.4k instructions a call: as much as the rest of a small product's Python
+# part). Call them, inline, only when every argument is a plain ndarray: a subclass may
+# override the protocol (tg.compile's traced arrays record calls through it).
+raw_dot = getattr(np.dot, "_implementation", np.dot)
+raw_copyto = getattr(np.copyto, "_implementation", np.copyto)
+
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), in place in one buffer. For very negative x, e^-x overflows to inf and
@@ -72,7 +79,8 @@ def row_sum(x: np.ndarray, axis: int) -> np.ndarray:
     along a short last axis ((200, 10): 2 vs 7 us); the order of the additions differs, so
     the last bit may too."""
     if x.ndim == 2 and axis in (1, -1) and x.dtype.char in "fd" and x.shape[1]:
-        return np.dot(x, ones(x.shape[1], x.dtype))[:, None]
+        product = raw_dot if type(x) is np.ndarray else np.dot
+        return product(x, ones(x.shape[1], x.dtype))[:, None]
     return np.add.reduce(x, axis=axis, keepdims=True)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
+from .kernels import raw_dot
 from .function import Function, OpError
 from .tensor import Tensor, _raw
 
@@ -53,7 +54,7 @@ def dot(a: Any, b: Any) -> Any:
     (create_graph) go through `@`, recorded."""
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 == b.ndim:
         if a.shape[1] == 1 or a.size * b.shape[1] < SMALL_PRODUCT:
-            return np.dot(a, b)
+            return (raw_dot if type(a) is type(b) is np.ndarray else np.dot)(a, b)
     return a @ b
 
 
@@ -62,7 +63,7 @@ def column_sum(g: Any) -> Any:
     BLAS, 5x faster than NumPy's strided reduction of a (1024, 64) float32 array."""
     if isinstance(g, Tensor):
         return g.sum(axis=0)
-    return np.dot(kernels.ones(g.shape[0], g.dtype), g)
+    return (raw_dot if type(g) is np.ndarray else np.dot)(kernels.ones(g.shape[0], g.dtype), g)
 
 
 def row_sum(x: Any, axis: int) -> Any:
@@ -232,7 +233,9 @@ class Linear(Op):
         inputs = ctx.parents                 # (their requires_grad: needs_input_grad, untupled)
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
         # both products take m·out·in steps, as forward's did: `dot`'s rule, decided once
-        mm = np.dot if isinstance(g, np.ndarray) and g.size * w.shape[1] < SMALL_PRODUCT else dot
+        mm = dot
+        if isinstance(g, np.ndarray) and g.size * w.shape[1] < SMALL_PRODUCT:
+            mm = raw_dot if type(g) is type(w) is type(x) is np.ndarray else np.dot
         gx = mm(g, w) if inputs[0].requires_grad else None
         gw = None
         if inputs[1].requires_grad:

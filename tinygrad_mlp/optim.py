@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from .kernels import raw_copyto
 from .mode import _local, every_step, traced
 from .tensor import Tensor, bump_versions, changes, clear_grads, owner_of
 
@@ -267,11 +268,12 @@ class _Flat:
     def gather(self, params: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
         """The parameters' range and their gradients copied into `grad` (traced under
         tg.compile: read and written in place at replay)."""
-        slots = self.grad_slots
+        slots, copy = self.grad_slots, raw_copyto        # (the slots are plain ndarrays)
         if _local.mode.trace is not None:
-            slots = [traced(s) for s in slots]
+            slots, copy = [traced(s) for s in slots], np.copyto
         for p, slot in zip(params, slots):
-            np.copyto(slot, p._grad._data)
+            g = p._grad._data
+            (copy if type(g) is np.ndarray else np.copyto)(slot, g)
         return traced(self.w), traced(self.grad)
 
 
