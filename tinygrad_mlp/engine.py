@@ -21,6 +21,7 @@ from operator import attrgetter
 from typing import Any, Sequence
 
 import numpy as np
+from numpy import ndarray
 
 from .function import Function, check_finite
 from .mode import _local
@@ -180,7 +181,7 @@ def _node_backward(ctx: Function, t: Tensor, g: Any, create: bool, anomaly: bool
     return in_grads
 
 
-def node_grads(t: Tensor, g: Any) -> tuple[np.ndarray | None, ...]:
+def node_grads(t: Tensor, g: Any) -> tuple[ndarray | None, ...]:
     """One step of the chain rule, for looking at it (`viz.backward_steps`): the gradients the
     node that made `t` sends to its inputs (`inputs_of(t)`, in order) for the upstream gradient
     `g` (same shape as `t`), as ndarrays, or None for an input that needs none.
@@ -245,7 +246,7 @@ def _saved_as_tensors(ctx: Function, out: Tensor, create: bool) -> tuple:
     constant, and the second derivative silently wrong)."""
     res = []
     for s in ctx.saved_tensors:
-        if not isinstance(s, (np.ndarray, np.generic)):
+        if not isinstance(s, (ndarray, np.generic)):
             res.append(s)
         elif s is out._data:
             res.append(out)
@@ -313,7 +314,7 @@ def _accumulate(grads: dict[Tensor, Any], root_grad: Any, create: bool) -> None:
             g = np.add(t._grad._data, g, dtype=dtype)
         elif g.base is not None or g.dtype is not dtype or id(g) in used:
             g = g.astype(dtype)                   # a copy
-        if type(g) is not np.ndarray and isinstance(g, np.generic):   # NumPy's 0-d results
+        if type(g) is not ndarray and isinstance(g, np.generic):   # NumPy's 0-d results
             g = np.array(g)
         used.add(id(g))
         t._grad = _init(_new(Tensor), g, None, False)
@@ -340,7 +341,7 @@ def _accumulate_graph(grads: dict[Tensor, Any], root_grad: Any) -> None:
         _local.mode.grad_enabled = prev
 
 
-def _owned(a: np.ndarray) -> bool:
+def _owned(a: ndarray) -> bool:
     """A fresh, writable array of its own (not a view someone else may hold or write)."""
     return a.base is None and a.flags.writeable
 
@@ -357,7 +358,7 @@ def _root_grad(t: Tensor, gradient: Any, create: bool, where: str) -> Any:
     if isinstance(gradient, Tensor):
         g = gradient if create else gradient._data
     else:
-        g = gradient if type(gradient) is np.ndarray and gradient.dtype == data.dtype else \
+        g = gradient if type(gradient) is ndarray and gradient.dtype == data.dtype else \
             np.asarray(gradient, dtype=data.dtype)
         g = wrap(g) if create else g
     if g.shape != data.shape:
@@ -366,10 +367,10 @@ def _root_grad(t: Tensor, gradient: Any, create: bool, where: str) -> Any:
     return g
 
 
-_ONES: dict[np.dtype, np.ndarray] = {}
+_ONES: dict[np.dtype, ndarray] = {}
 
 
-def _one(dtype: np.dtype) -> np.ndarray:
+def _one(dtype: np.dtype) -> ndarray:
     """The gradient of a scalar loss with respect to itself: a cached read-only 0-d one
     (backward rules never write into their gradient; stored gradients are copied from it)."""
     one = _ONES.get(dtype)
@@ -389,7 +390,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outs)
-    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+    elif isinstance(grad_outputs, (Tensor, ndarray)):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outs):
         raise ValueError(f"grad(): {len(grad_outputs)} grad_outputs for {len(outs)} outputs; "

@@ -20,6 +20,7 @@ from operator import attrgetter
 from typing import Any
 
 import numpy as np
+from numpy import ndarray
 
 from .mode import _local
 from .tensor import Tensor, as_tensor, clock, share_version
@@ -53,7 +54,7 @@ class Function:
         return tuple(map(_requires_grad, self.parents))
 
     @staticmethod
-    def forward(ctx: "Function", *arrays: np.ndarray, **params: Any) -> np.ndarray:
+    def forward(ctx: "Function", *arrays: ndarray, **params: Any) -> ndarray:
         """The op on ndarrays: one ndarray out; `ctx.save_for_backward` what backward needs."""
         raise NotImplementedError
 
@@ -91,7 +92,7 @@ class Function:
             raise
         except ValueError as e:
             raise ValueError(_named(cls.__name__, str(e), arrays)) from None
-        if type(out) is not np.ndarray:
+        if type(out) is not ndarray:
             out = _as_array(ctx, out)
         if mode.anomaly:
             ctx.site = user_site()
@@ -124,7 +125,7 @@ def _named(op: str, msg: str, arrays: list) -> str:
     return f"{op}: {msg}; input shapes {shapes}"
 
 
-def _as_array(ctx: Function, out: Any) -> np.ndarray:
+def _as_array(ctx: Function, out: Any) -> ndarray:
     """NumPy returns scalars from 0-d operations; keep `.data` an array, and keep a saved
     output recognisable as the output."""
     arr = np.asanyarray(out)

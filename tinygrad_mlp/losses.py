@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy import ndarray
 
 from . import kernels, ops
 from .function import OpError
@@ -22,7 +23,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 _BCE_EPS = 1e-12   # PyTorch's floor on p(1-p) in the BCE gradient: finite at p = 0 or 1
 
 
-def _reduce(per: np.ndarray, reduction: str) -> np.ndarray:
+def _reduce(per: ndarray, reduction: str) -> ndarray:
     """The per-element (or per-row) losses reduced. np.add.reduce, not .mean()/.sum(): the
     same pairwise sum without NumPy's Python-level wrapper; the mean of nothing is nan."""
     if reduction == "none":
@@ -92,7 +93,7 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 
 # ------------------------------------------------------------------ binary cross-entropy
-def _check_probabilities(values: np.ndarray) -> None:
+def _check_probabilities(values: ndarray) -> None:
     if values.size and not (values.min() >= 0 and values.max() <= 1):
         raise OpError(f"binary_cross_entropy: input probabilities must lie in [0, 1], got "
                       f"values in [{values.min()}, {values.max()}] (use "
@@ -164,7 +165,7 @@ def _row_scale(g: Any, reduction: str, rows: int) -> Any:
     return s.reshape(s.shape + (1,)) if reduction == "none" else s
 
 
-def _softmax(z: Any, logp: np.ndarray) -> Any:
+def _softmax(z: Any, logp: ndarray) -> Any:
     """softmax(z): from the forward's log-probabilities on arrays, recorded from the logits
     on Tensors (create_graph)."""
     return z.softmax(-1) if isinstance(z, Tensor) else np.exp(logp)
@@ -192,7 +193,7 @@ class CrossEntropy(ops.Op):
         return (_softmax(z, ctx.logp) - onehot) * _row_scale(g, ctx.reduction, rows)
 
 
-def _flat_index(labels: np.ndarray, c: int) -> np.ndarray:
+def _flat_index(labels: ndarray, c: int) -> ndarray:
     """Where row i's label sits in the flattened (rows, c) logits: labels + c·i. A flat
     np.take / np.put with it costs a fifth of take_along_axis / put_along_axis."""
     return labels.reshape(-1) + np.arange(0, labels.size * c, c, dtype=np.intp)
@@ -222,7 +223,7 @@ class SoftCrossEntropy(ops.Op):
         return gz, -logp * s
 
 
-def _class_labels(target: Any, z: Tensor) -> np.ndarray | None:
+def _class_labels(target: Any, z: Tensor) -> ndarray | None:
     """Integer class indices checked against the logits, or None for a probability target."""
     arr = target._data if isinstance(target, Tensor) else np.asanyarray(target)
     if arr.shape == z.shape:                      # probabilities or one-hot rows (any dtype)
@@ -239,7 +240,7 @@ def _class_labels(target: Any, z: Tensor) -> np.ndarray | None:
     return arr.astype(np.intp, copy=False)
 
 
-def _check_labels(values: np.ndarray, c: int) -> None:
+def _check_labels(values: ndarray, c: int) -> None:
     if values.size and (np.minimum.reduce(values, axis=None) < 0
                         or np.maximum.reduce(values, axis=None) >= c):
         bad = values[(values < 0) | (values >= c)].flat[0]

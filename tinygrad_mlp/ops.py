@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy import ndarray
 
 from . import kernels
 from .kernels import raw_dot
@@ -52,9 +53,9 @@ def dot(a: Any, b: Any) -> Any:
     16x16: 1.7 µs against 2.1 µs); `np.matmul` otherwise (W2's (1024, 2) by (2, 64): 15 µs
     against 21 µs; the backward's (256, 10) by (10, 512): 41 µs against 52 µs). Tensors
     (create_graph) go through `@`, recorded."""
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2 == b.ndim:
+    if isinstance(a, ndarray) and isinstance(b, ndarray) and a.ndim == 2 == b.ndim:
         if a.shape[1] == 1 or a.size * b.shape[1] < SMALL_PRODUCT:
-            return (raw_dot if type(a) is type(b) is np.ndarray else np.dot)(a, b)
+            return (raw_dot if type(a) is type(b) is ndarray else np.dot)(a, b)
     return a @ b
 
 
@@ -63,7 +64,7 @@ def column_sum(g: Any) -> Any:
     BLAS, 5x faster than NumPy's strided reduction of a (1024, 64) float32 array."""
     if isinstance(g, Tensor):
         return g.sum(axis=0)
-    return (raw_dot if type(g) is np.ndarray else np.dot)(kernels.ones(g.shape[0], g.dtype), g)
+    return (raw_dot if type(g) is ndarray else np.dot)(kernels.ones(g.shape[0], g.dtype), g)
 
 
 def row_sum(x: Any, axis: int) -> Any:
@@ -234,8 +235,8 @@ class Linear(Op):
         g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
         # both products take m·out·in steps, as forward's did: `dot`'s rule, decided once
         mm = dot
-        if isinstance(g, np.ndarray) and g.size * w.shape[1] < SMALL_PRODUCT:
-            mm = raw_dot if type(g) is type(w) is type(x) is np.ndarray else np.dot
+        if isinstance(g, ndarray) and g.size * w.shape[1] < SMALL_PRODUCT:
+            mm = raw_dot if type(g) is type(w) is type(x) is ndarray else np.dot
         gx = mm(g, w) if inputs[0].requires_grad else None
         gw = None
         if inputs[1].requires_grad:
@@ -245,7 +246,7 @@ class Linear(Op):
         return gx, gw, (column_sum(g2) if inputs[2].requires_grad else None)
 
 
-def _linear_mismatch(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> str:
+def _linear_mismatch(x: ndarray, w: ndarray, b: ndarray | None) -> str:
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         return (f"linear: input of shape {x.shape} does not match weight of shape {w.shape} "
                 f"(expected (..., {w.shape[-1] if w.ndim else '?'}) inputs)")
@@ -439,8 +440,8 @@ class Sum(Op):
     def backward(ctx, g): return expand(g.reshape(ctx.kept), ctx.shape)
 
 
-def _extremes(ctx: Function, a: np.ndarray, out: np.ndarray, axis: tuple[int, ...],
-              keepdims: bool) -> np.ndarray:
+def _extremes(ctx: Function, a: ndarray, out: ndarray, axis: tuple[int, ...],
+              keepdims: bool) -> ndarray:
     """Shared by Max and Min: `out` (the reduction with axes kept) as the op's result, and the
     share of the gradient each element gets (tied extremes split it equally)."""
     ctx.axis, ctx.keepdims, ctx.kept = axis, keepdims, out.shape
@@ -567,7 +568,7 @@ class GetItem(Op):
         return scatter_add(g, ctx.shape, ctx.idx)
 
 
-def scatter_add(g: np.ndarray, shape: tuple[int, ...], idx: Any) -> np.ndarray:
+def scatter_add(g: ndarray, shape: tuple[int, ...], idx: Any) -> ndarray:
     """zeros(shape) with g added at idx; repeated indices add up (np.add.at). The zeros are
     made from g (`zeros_like`), so tg.compile records them as part of the step."""
     out = np.zeros_like(g, shape=shape)

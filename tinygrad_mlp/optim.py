@@ -23,6 +23,7 @@ import math
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+from numpy import ndarray
 
 from .kernels import raw_copyto
 from .mode import _local, every_step, traced
@@ -151,7 +152,7 @@ class Optimizer:
         parameter i's own (from its step count)."""
         raise NotImplementedError
 
-    def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+    def _update(self, i: int | None, w: ndarray, g: ndarray, s: dict[str, ndarray]) -> None:
         """Update parameter i's array `w` from its gradient `g` (i None: all parameters at
         once, on the flat buffers)."""
         raise NotImplementedError
@@ -175,7 +176,7 @@ class Optimizer:
         for name, attr in self.state_names.items():
             for i, v in enumerate(getattr(self, attr)):
                 if v is not None:
-                    state.setdefault(i, {})[name] = v.copy() if isinstance(v, np.ndarray) else v
+                    state.setdefault(i, {})[name] = v.copy() if isinstance(v, ndarray) else v
         group = {h: getattr(self, h) for h in self.hyperparameters}
         group["params"] = list(range(len(self.params)))
         return {"state": state, "param_groups": [group]}
@@ -200,14 +201,14 @@ class Optimizer:
             values = getattr(self, attr)
             for i, p in enumerate(self.params):
                 v = state.get(i, state.get(str(i), {})).get(name)
-                if isinstance(v, np.ndarray):
+                if isinstance(v, ndarray):
                     if v.shape != p.shape:
                         raise ValueError(f"{type(self).__name__}.load_state_dict: {name} of "
                                          f"parameter {i} has shape {v.shape}, the parameter "
                                          f"{p.shape}")
                     v = v.astype(p.dtype)           # a copy in the parameter's dtype
                 v = _default_state(name, p) if v is None else v
-                if isinstance(v, np.ndarray) and isinstance(values[i], np.ndarray):
+                if isinstance(v, ndarray) and isinstance(values[i], ndarray):
                     np.copyto(values[i], v)         # in place (flat state stays a view)
                 else:
                     values[i] = v
@@ -232,10 +233,10 @@ class _Flat:
     that range, `grad` a buffer of the same layout (with `grad_slots`, each parameter's part)
     and `views()` makes more buffers of that layout (Adam's moments)."""
 
-    def __init__(self, w: np.ndarray, arrays: list[np.ndarray], offsets: list[int]) -> None:
+    def __init__(self, w: ndarray, arrays: list[ndarray], offsets: list[int]) -> None:
         self.w, self.arrays, self.offsets = w, arrays, offsets
         self.grad, self.grad_slots = self.views()
-        self.state: tuple[np.ndarray, ...] = ()   # an optimizer's own buffers of this layout
+        self.state: tuple[ndarray, ...] = ()   # an optimizer's own buffers of this layout
         self.checked = -1                 # the `changes` epoch the arrays were last verified at
         # run eagerly, the gradient copies cost a pass over memory, which the calls saved
         # outweigh for small parameters only; a compiled step computes the gradients in place
@@ -260,12 +261,12 @@ class _Flat:
         w = root.reshape(-1)[first:first + (pos - lo) // a0.itemsize]
         return _Flat(w, arrays, [(s - lo) // a0.itemsize for s in start])
 
-    def views(self) -> tuple[np.ndarray, list[np.ndarray]]:
+    def views(self) -> tuple[ndarray, list[ndarray]]:
         """A new zeroed buffer of the parameters' layout, and each parameter's part of it."""
         buf = np.zeros_like(self.w)
         return buf, [buf[o:o + a.size].reshape(a.shape) for o, a in zip(self.offsets, self.arrays)]
 
-    def gather(self, params: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    def gather(self, params: list[Tensor]) -> tuple[ndarray, ndarray]:
         """The parameters' range and their gradients copied into `grad` (traced under
         tg.compile: read and written in place at replay)."""
         slots, copy = self.grad_slots, raw_copyto        # (the slots are plain ndarrays)
@@ -273,11 +274,11 @@ class _Flat:
             slots, copy = [traced(s) for s in slots], np.copyto
         for p, slot in zip(params, slots):
             g = p._grad._data
-            (copy if type(g) is np.ndarray else np.copyto)(slot, g)
+            (copy if type(g) is ndarray else np.copyto)(slot, g)
         return traced(self.w), traced(self.grad)
 
 
-def _is_array(d: np.ndarray, a: np.ndarray) -> bool:
+def _is_array(d: ndarray, a: ndarray) -> bool:
     """`d` is `a`, or (while tg.compile traces) a view of all of it."""
     return d is a or d.base is a and d.shape == a.shape and d.strides == a.strides
 
@@ -297,7 +298,7 @@ class SGD(Optimizer):
         _check(weight_decay >= 0, f"invalid weight_decay {weight_decay}")
         _check(not nesterov or momentum > 0, "Nesterov momentum requires a momentum > 0")
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
-        self.momentum_buffers: list[np.ndarray | None] = [None] * len(self.params)
+        self.momentum_buffers: list[ndarray | None] = [None] * len(self.params)
 
     def _numbers(self, i: int | None) -> dict[str, float]:
         if i is not None:
@@ -307,7 +308,7 @@ class SGD(Optimizer):
     def _flat_ok(self, flat: _Flat) -> bool:
         return not self.momentum and super()._flat_ok(flat)   # (buffers are per parameter)
 
-    def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+    def _update(self, i: int | None, w: ndarray, g: ndarray, s: dict[str, ndarray]) -> None:
         if self.weight_decay:
             g = g + s["weight_decay"] * w
         if self.momentum:
@@ -369,7 +370,7 @@ class Adam(Optimizer):
         return (len(set(self.steps)) == 1 and bool(flat.state)   # one bias correction, and
                 and super()._flat_ok(flat))                      # moments laid out flat
 
-    def _update(self, i: int | None, w: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+    def _update(self, i: int | None, w: ndarray, g: ndarray, s: dict[str, ndarray]) -> None:
         if self.weight_decay:
             g = g + s["weight_decay"] * w
         m, v = self._flat.state if i is None else (self.exp_avg[i], self.exp_avg_sq[i])

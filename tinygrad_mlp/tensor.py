@@ -14,6 +14,7 @@ import itertools
 from typing import Any, Iterable, Iterator
 
 import numpy as np
+from numpy import ndarray
 
 from .mode import _local, check_readable
 
@@ -34,18 +35,18 @@ def set_default_dtype(dtype: Any) -> None:
     _default_dtype = dt
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
+def _to_array(data: Any, dtype: Any) -> ndarray:
     """A new array from user data: Python floats become the default dtype, a floating ndarray
     keeps its dtype, an explicit dtype wins."""
     if isinstance(data, Tensor):
         data = data._data
-    if isinstance(data, np.ndarray):             # (array methods: recorded by tg.compile)
+    if isinstance(data, ndarray):             # (array methods: recorded by tg.compile)
         arr = data.astype(dtype) if dtype is not None else data.copy(order="K")
     elif dtype is not None:
         return np.array(data, dtype=dtype)
     else:
         arr = np.array(data)
-    if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)):
+    if arr.dtype.kind == "f" and not isinstance(data, (ndarray, np.generic)):
         return arr.astype(_default_dtype, copy=False)
     if arr.dtype.kind not in "fbiu":
         raise TypeError(f"Tensor: cannot make a tensor from data of dtype {arr.dtype}")
@@ -70,7 +71,7 @@ class Tensor:
 
     # ------------------------------------------------------------ data and grad
     @property
-    def data(self) -> np.ndarray:
+    def data(self) -> ndarray:
         """The live ndarray: writing into it changes the Tensor (and bypasses versioning)."""
         return self._data
 
@@ -85,7 +86,7 @@ class Tensor:
             if value.shape == self._data.shape and value.dtype == self._data.dtype:
                 np.copyto(self._data, value)
                 return
-        self._data = value if isinstance(value, np.ndarray) else np.asarray(value)
+        self._data = value if isinstance(value, ndarray) else np.asarray(value)
         changes[0] += 1                          # a compiled step that read the old one retraces
 
     @property
@@ -191,7 +192,7 @@ class Tensor:
         return _ops.Clone.apply(self)
 
     # ------------------------------------------------------------ values into Python
-    def numpy(self) -> np.ndarray:
+    def numpy(self) -> ndarray:
         """The live ndarray (as `.data`)."""
         check_readable(".numpy()")
         return self._data
@@ -227,13 +228,13 @@ class Tensor:
         check_readable("format()")
         return format(self._one(f"format spec {spec!r}").item(), spec)
 
-    def _one(self, what: str) -> np.ndarray:
+    def _one(self, what: str) -> ndarray:
         if self.size != 1:
             raise ValueError(f"{what}: only a one-element Tensor can be converted, this one has "
                              f"shape {self.shape}")
         return self._data.reshape(())
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: Any = None) -> ndarray:
         """NumPy 2's protocol: the live array, a copy when asked, and an error when a dtype
         change would need a copy that `copy=False` forbids."""
         check_readable("np.asarray()")
@@ -251,7 +252,7 @@ class Tensor:
         the Tensor op (recorded, a Tensor result). Writing into an ndarray, as in the
         hand-written update `p.data -= lr * p.grad`: plain NumPy on the values, in place."""
         out = kwargs.get("out")
-        if out is not None and all(isinstance(o, np.ndarray) for o in out):
+        if out is not None and all(isinstance(o, ndarray) for o in out):
             return getattr(ufunc, method)(*[_raw(x) for x in inputs], **kwargs)
         if method != "__call__" or kwargs:
             return NotImplemented
@@ -483,7 +484,7 @@ _COMPARISONS = {np.less, np.less_equal, np.greater, np.greater_equal, np.equal, 
 _new = object.__new__
 
 
-def _init(t: Tensor, data: np.ndarray, grad_fn: Any, requires_grad: bool) -> Tensor:
+def _init(t: Tensor, data: ndarray, grad_fn: Any, requires_grad: bool) -> Tensor:
     """Every field of a Tensor, set in this one place (the rare ones keep their class-level
     defaults until set)."""
     t._data = data
@@ -493,7 +494,7 @@ def _init(t: Tensor, data: np.ndarray, grad_fn: Any, requires_grad: bool) -> Ten
     return t
 
 
-def wrap(data: np.ndarray, grad_fn: Any = None, requires_grad: bool = False) -> Tensor:
+def wrap(data: ndarray, grad_fn: Any = None, requires_grad: bool = False) -> Tensor:
     """A Tensor around an existing array: no copy, no checks (the engine's constructor)."""
     return _init(_new(Tensor), data, grad_fn, requires_grad)
 
@@ -504,7 +505,7 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     Python float in the default dtype), everything else through `Tensor(x)`."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, np.ndarray):
+    if isinstance(x, ndarray):
         return wrap(x)
     if like is not None and isinstance(x, (bool, int, float)):
         dt = like._data.dtype
@@ -590,9 +591,9 @@ def bump_versions(tensors: Iterable[Tensor]) -> None:
     last_change[0] = next(clock)
 
 
-def owner_of(a: np.ndarray) -> np.ndarray:
+def owner_of(a: ndarray) -> ndarray:
     """The array that owns `a`'s memory (following views)."""
-    while isinstance(a.base, np.ndarray):
+    while isinstance(a.base, ndarray):
         a = a.base
     return a
 
