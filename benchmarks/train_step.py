@@ -52,9 +52,14 @@ class Workload:
         return X, y
 
 
+# A sample is a run of consecutive steps, as in training. W3's is long (20 steps) because the
+# first step after another engine ran is slow for a reason outside both: the engine before it
+# freed megabytes that glibc handed back to the OS, and this step faults them in again (one
+# step at a time, W3's NumPy step took 900 page faults and tinygrad_mlp's 2,300, which keeps
+# every gradient until the update: 1.25-1.30x; with glibc's trimming off, 1.02x).
 WORKLOADS = [Workload("W1", [2, 16, 16, 1], 100, "tanh", "mse", 200, 15),
              Workload("W2", [2, 64, 64, 1], 1024, "sigmoid", "bce", 20, 15),
-             Workload("W3", [784, 512, 512, 10], 256, "relu", "ce", 3, 11)]
+             Workload("W3", [784, 512, 512, 10], 256, "relu", "ce", 20, 9)]
 
 
 def init_weights(w: Workload, dt: Any) -> list[tuple[np.ndarray, np.ndarray]]:
