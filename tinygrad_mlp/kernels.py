@@ -1,4 +1,5 @@
-"""The few numerically stable kernels that several ops share, on plain ndarrays.
+"""The few numerically stable kernels that several ops share, on plain ndarrays, and the
+way the engine's hot path calls NumPy (below the imports).
 
 Each is finite and warning-free for any finite input (and ±inf where the math allows), so
 sigmoid of -1e4, softplus of 1e4 and log-softmax of rows like [1e4, -1e4] are exact.
