@@ -269,12 +269,12 @@ class _Flat:
     def gather(self, params: list[Tensor]) -> tuple[ndarray, ndarray]:
         """The parameters' range and their gradients copied into `grad` (traced under
         tg.compile: read and written in place at replay)."""
-        slots, copy = self.grad_slots, raw_copyto        # (the slots are plain ndarrays)
+        slots = self.grad_slots
         if _local.mode.trace is not None:
-            slots, copy = [traced(s) for s in slots], np.copyto
+            slots = [traced(s) for s in slots]
         for p, slot in zip(params, slots):
             g = p._grad._data
-            (copy if type(g) is ndarray else np.copyto)(slot, g)
+            (raw_copyto if type(g) is type(slot) is ndarray else np.copyto)(slot, g)
         return traced(self.w), traced(self.grad)
 
 
