@@ -62,3 +62,40 @@ def test_the_shared_ones_are_cached_and_not_writable():
     ones = kernels.ones(7, np.dtype(np.float64))
     assert kernels.ones(7, np.dtype(np.float64)) is ones
     assert not ones.flags.writeable and ones.tolist() == [1.0] * 7
+
+
+class _Dispatching(np.ndarray):
+    """An ndarray subclass that overrides NumPy's __array_function__ protocol, as tg.compile's
+    traced arrays do: the engine's raw (undispatched) dot and copyto must not bypass it."""
+    seen: list[str] = []
+
+    def __array_function__(self, func, types, args, kwargs):
+        _Dispatching.seen.append(func.__name__)
+        return super().__array_function__(func, types, args, kwargs)
+
+
+def test_raw_kernels_are_numpys_own_c_functions():
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(kernels.raw_dot(a, b), np.dot(a, b))
+    out = np.zeros(3)
+    kernels.raw_copyto(out, a[1])
+    np.testing.assert_array_equal(out, a[1])
+
+
+def test_products_of_a_subclass_keep_numpys_dispatch():
+    import tinygrad_mlp as tg
+    from tinygrad_mlp import functional as F, ops
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    for call in (lambda a: ops.dot(a, w.T), lambda a: ops.column_sum(a),
+                 lambda a: kernels.row_sum(a, 1)):
+        _Dispatching.seen.clear()
+        got = call(x.view(_Dispatching))
+        assert _Dispatching.seen == ["dot"]
+        np.testing.assert_array_equal(np.asarray(got), call(x))      # same result, plain
+    _Dispatching.seen.clear()                     # Linear's backward: x saved as the subclass
+    xs = tg.Tensor(x.view(_Dispatching), requires_grad=True)
+    W = tg.Tensor(w, requires_grad=True)
+    F.linear(xs, W, tg.Tensor(b)).sum().backward()
+    assert _Dispatching.seen.count("dot") >= 2      # forward's product and gW = g.T @ x
+    np.testing.assert_allclose(np.asarray(W.grad.data), np.ones((5, 2)).T @ x)
