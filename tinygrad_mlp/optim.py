@@ -99,19 +99,19 @@ class Optimizer:
         """Update every parameter that has a gradient, in place (array kernels: nothing to
         record; under tg.compile the arrays are traced)."""
         active = [i for i, p in enumerate(self.params) if p._grad is not None]
-        flat = self._flat
+        flat, trace = self._flat, _local.mode.trace
         at_once = (flat is not None and len(active) == len(self.params) and self._flat_ok(flat)
-                   and (flat.small or _local.mode.trace is not None))
+                   and (flat.small or trace is not None))
         every_step(self._begin_step, active, at_once)
         if at_once:
-            w, g = flat.gather(self.params)
+            w, g = flat.gather(self.params, trace)
             self._update(None, w, g, self.scalars[0])
             return
         for i in active:
             p = self.params[i]
             w, g = p._data, p._grad._data
-            if _local.mode.trace is not None:
-                w, g = traced(w), traced(g)
+            if trace is not None:
+                w, g = trace.live(w), trace.live(g)
             self._update(i, w, g, self.scalars[i])
 
     def _begin_step(self, active: list[int], at_once: bool) -> None:
@@ -266,16 +266,16 @@ class _Flat:
         buf = np.zeros_like(self.w)
         return buf, [buf[o:o + a.size].reshape(a.shape) for o, a in zip(self.offsets, self.arrays)]
 
-    def gather(self, params: list[Tensor]) -> tuple[ndarray, ndarray]:
-        """The parameters' range and their gradients copied into `grad` (traced under
-        tg.compile: read and written in place at replay)."""
-        slots = self.grad_slots
-        if _local.mode.trace is not None:
-            slots = [traced(s) for s in slots]
+    def gather(self, params: list[Tensor], trace: Any) -> tuple[ndarray, ndarray]:
+        """The parameters' range and their gradients copied into `grad`; under a running
+        tg.compile `trace`, as it sees them (read and written in place at replay)."""
+        slots, w, grad = self.grad_slots, self.w, self.grad
+        if trace is not None:
+            slots, w, grad = [trace.live(s) for s in slots], trace.live(w), trace.live(grad)
         for p, slot in zip(params, slots):
             g = p._grad._data
             (raw_copyto if type(g) is type(slot) is ndarray else np.copyto)(slot, g)
-        return traced(self.w), traced(self.grad)
+        return w, grad
 
 
 def _is_array(d: ndarray, a: ndarray) -> bool:
