@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mlp.kernels import ones   # (the cached vector the engine's column sums use)
+from tinygrad_mlp.kernels import ones, raw_dot   # (the engine's cached ones, and its np.dot
+#                                                     without NumPy's dispatch)
 
 
 # ------------------------------------------------------------------ bare
@@ -204,15 +205,15 @@ def _store(grads: dict[Guarded, np.ndarray], root_grad: np.ndarray) -> None:
 # ------------------------------------------------------------------ W1 in the guarded engine
 def _linear_forward(node: _Node, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     node.saved = (x, w)
-    out = np.dot(x, w.T)
+    out = raw_dot(x, w.T)
     out += b
     return out
 
 
 def _linear_backward(node: _Node, g: np.ndarray) -> tuple:
     x, w = node.saved
-    gx = np.dot(g, w) if node.parents[0].requires_grad else None
-    return gx, np.dot(g.T, x), np.dot(ones(g.shape[0], g.dtype), g)
+    gx = raw_dot(g, w) if node.parents[0].requires_grad else None
+    return gx, raw_dot(g.T, x), raw_dot(ones(g.shape[0], g.dtype), g)
 
 
 def _tanh_forward(node: _Node, a: np.ndarray) -> np.ndarray:
